@@ -1,0 +1,190 @@
+/**
+ * The runtime lab: a private containerd (scripts/lab/containerd.sh) and a small kubelet
+ * stand-in that creates pod sandboxes and containers over CRI exactly as the kubelet labels
+ * them. Used by the real-runtime tests and by the demo.
+ *
+ * Pods use host networking (no CNI here) and no hostname (no private UTS namespace): see
+ * ../shared/lab.md.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { CriClient } from "../../src/runtime/cri_client.ts";
+import {
+  CONTAINER_NAME_LABEL,
+  POD_NAME_LABEL,
+  POD_NAMESPACE_LABEL,
+  POD_UID_LABEL,
+} from "../../src/runtime/labels.ts";
+
+const containerdScript = fileURLToPath(new URL("./containerd.sh", import.meta.url));
+
+/** The workload image the lab imports (busybox). */
+export const LAB_IMAGE = "crienrich.local/busybox:1";
+
+/** A pod the lab created. */
+export interface LabPod {
+  sandboxId: string;
+  name: string;
+  namespace: string;
+  uid: string;
+  labels: Record<string, string>;
+  /** The PodSandboxConfig it was created with (CreateContainer needs it again). */
+  config: Record<string, unknown>;
+}
+
+/** What to create with {@linkcode Lab.runPod}. */
+export interface PodSpec {
+  name: string;
+  namespace: string;
+  labels?: Record<string, string>;
+  /** Pod uid; random when absent. */
+  uid?: string;
+  /**
+   * Cgroup parent as the kubelet's cgroupfs driver sets it, e.g.
+   * `/kubepods/besteffort/pod<uid>`; `"kubelet"` builds that path from the uid; absent
+   * leaves it to containerd (`/k8s.io/<id>`).
+   */
+  cgroupParent?: string;
+}
+
+async function run(args: string[]): Promise<string> {
+  const output = await new Deno.Command(args[0]!, { args: args.slice(1), stderr: "piped" })
+    .output();
+  const stdout = new TextDecoder().decode(output.stdout).trim();
+  if (!output.success) {
+    throw new Error(`${args.join(" ")} failed: ${new TextDecoder().decode(output.stderr).trim()}`);
+  }
+  return stdout;
+}
+
+/** A running private containerd plus a CRI client to it. Stop it with `await using`. */
+export class Lab implements AsyncDisposable {
+  readonly dir: string;
+  readonly socket: string;
+  readonly client: CriClient;
+  readonly pods: LabPod[] = [];
+
+  private constructor(dir: string, socket: string) {
+    this.dir = dir;
+    this.socket = socket;
+    this.client = new CriClient(socket, { timeoutMs: 30_000 });
+  }
+
+  /**
+   * Starts a private containerd under `dir` (default: a fresh temp dir) with the busybox
+   * image imported. Needs root and the Debian packages containerd, runc, busybox-static.
+   */
+  static async start(dir?: string): Promise<Lab> {
+    const labDir = dir ?? await Deno.makeTempDir({ prefix: "crl-" });
+    const socket = await run(["bash", containerdScript, "start", labDir]);
+    return new Lab(labDir, socket);
+  }
+
+  /** Creates a ready pod sandbox labelled as the kubelet labels it. */
+  async runPod(spec: PodSpec): Promise<LabPod> {
+    const uid = spec.uid ?? crypto.randomUUID();
+    const labels = {
+      ...spec.labels,
+      [POD_NAME_LABEL]: spec.name,
+      [POD_NAMESPACE_LABEL]: spec.namespace,
+      [POD_UID_LABEL]: uid,
+    };
+    const cgroupParent = spec.cgroupParent === "kubelet"
+      ? `/kubepods/besteffort/pod${uid}`
+      : spec.cgroupParent ?? "";
+    const config = {
+      metadata: { name: spec.name, namespace: spec.namespace, uid, attempt: 0 },
+      logDirectory: `${this.dir}/logs/${spec.namespace}_${spec.name}_${uid}`,
+      labels,
+      annotations: { "kubernetes.io/config.source": "crienrich-lab" },
+      linux: {
+        cgroupParent,
+        securityContext: { namespaceOptions: { network: "NODE", pid: "CONTAINER", ipc: "POD" } },
+      },
+    };
+    const { podSandboxId } = await this.client.call<{ podSandboxId: string }>(
+      "RuntimeService",
+      "RunPodSandbox",
+      { config },
+    );
+    const pod = {
+      sandboxId: podSandboxId,
+      name: spec.name,
+      namespace: spec.namespace,
+      uid,
+      labels,
+      config,
+    };
+    this.pods.push(pod);
+    return pod;
+  }
+
+  /** Creates and starts a container in `pod`; returns its id. Default command sleeps. */
+  async runContainer(
+    pod: LabPod,
+    name: string,
+    command: string[] = ["/bin/sleep", "3600"],
+    image = LAB_IMAGE,
+  ): Promise<string> {
+    const { containerId } = await this.client.call<{ containerId: string }>(
+      "RuntimeService",
+      "CreateContainer",
+      {
+        podSandboxId: pod.sandboxId,
+        config: {
+          metadata: { name, attempt: 0 },
+          image: { image },
+          command,
+          logPath: `${name}/0.log`,
+          labels: {
+            [POD_NAME_LABEL]: pod.name,
+            [POD_NAMESPACE_LABEL]: pod.namespace,
+            [POD_UID_LABEL]: pod.uid,
+            [CONTAINER_NAME_LABEL]: name,
+          },
+          annotations: { "io.kubernetes.container.restartCount": "0" },
+        },
+        sandboxConfig: pod.config,
+      },
+    );
+    await this.client.call("RuntimeService", "StartContainer", { containerId });
+    return containerId;
+  }
+
+  /** Runs a command in a container (CRI ExecSync) and returns its output and exit code. */
+  async exec(
+    containerId: string,
+    cmd: string[],
+  ): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+    const response = await this.client.call<
+      { stdout: Uint8Array; stderr: Uint8Array; exitCode: number }
+    >("RuntimeService", "ExecSync", { containerId, cmd, timeout: 30 });
+    const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+    return {
+      stdout: decode(response.stdout),
+      stderr: decode(response.stderr),
+      exitCode: response.exitCode,
+    };
+  }
+
+  /** Stops and removes a pod sandbox and its containers. */
+  async removePod(pod: LabPod): Promise<void> {
+    await this.client.call("RuntimeService", "StopPodSandbox", { podSandboxId: pod.sandboxId });
+    await this.client.call("RuntimeService", "RemovePodSandbox", { podSandboxId: pod.sandboxId });
+    this.pods.splice(this.pods.indexOf(pod), 1);
+  }
+
+  /** Removes every pod, stops containerd, deletes its directory. Safe to call twice. */
+  async stop(): Promise<void> {
+    for (const pod of [...this.pods]) {
+      await this.removePod(pod).catch(() => {});
+    }
+    this.client.close();
+    await run(["bash", containerdScript, "stop", this.dir]);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

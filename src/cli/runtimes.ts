@@ -1,0 +1,74 @@
+/**
+ * `crienrich runtimes`: every candidate CRI endpoint tried, with its status, runtime name,
+ * version and CRI API version.
+ *
+ * @module
+ */
+import { type EndpointProbe, probeAll, readEndpointSettings } from "../runtime/discovery.ts";
+import { type Column, describeColumns, renderTable } from "../output/table.ts";
+import { GLOBAL_HELP, parseCommandArgs, parseOutputFormat } from "./options.ts";
+import { ExitCode } from "../errors.ts";
+import type { CommandIO } from "./io.ts";
+
+const COLUMNS: readonly Column<EndpointProbe>[] = [
+  { header: "ENDPOINT", description: "socket tried", value: (p) => p.endpoint },
+  { header: "SOURCE", description: "flag, env, crictl.yaml or well-known", value: (p) => p.source },
+  {
+    header: "STATUS",
+    description: "ok, missing, not a socket, refused, no answer, not CRI, permission denied",
+    value: (p) => p.status,
+  },
+  {
+    header: "RUNTIME",
+    description: "runtime name from CRI Version",
+    value: (p) => p.runtimeName ?? "",
+  },
+  { header: "VERSION", description: "runtime version", value: (p) => p.runtimeVersion ?? "" },
+  { header: "CRI", description: "CRI API version", value: (p) => p.criApiVersion ?? "" },
+  { header: "USED BY", description: "who usually listens there", value: (p) => p.usedBy ?? "" },
+];
+
+const HELP = `Usage: crienrich runtimes [-o table|json]
+
+Tries every candidate CRI endpoint (or only the one named by --runtime-endpoint,
+CONTAINER_RUNTIME_ENDPOINT or /etc/crictl.yaml) with a CRI Version call and reports each.
+Exit code 0 when at least one answers, 3 otherwise.
+
+Columns:
+${describeColumns(COLUMNS)}
+
+JSON (-o json): one object per endpoint with endpoint, source, used_by, status, reason,
+runtime_name, runtime_version, cri_api_version.
+
+${GLOBAL_HELP}`;
+
+/** Runs `crienrich runtimes`. Returns the exit code. @throws {UsageError} */
+export async function runRuntimes(args: string[], io: CommandIO): Promise<ExitCode> {
+  const { values, global } = parseCommandArgs("runtimes", args, {
+    output: { type: "string", short: "o" },
+  });
+  if (global.help) {
+    io.out.writeLine(HELP);
+    return ExitCode.Ok;
+  }
+  const format = parseOutputFormat(values.output, ["table", "json"] as const, "table");
+  const settings = await readEndpointSettings(global.runtimeEndpoint, global.hostRoot);
+  const probes = await probeAll({ ...settings, timeoutMs: global.timeoutMs });
+  if (format === "json") {
+    for (const p of probes) {
+      io.out.writeJson({
+        endpoint: p.endpoint,
+        source: p.source,
+        used_by: p.usedBy ?? null,
+        status: p.status,
+        reason: p.reason ?? null,
+        runtime_name: p.runtimeName ?? null,
+        runtime_version: p.runtimeVersion ?? null,
+        cri_api_version: p.criApiVersion ?? null,
+      });
+    }
+  } else {
+    for (const line of renderTable(COLUMNS, probes)) io.out.writeLine(line);
+  }
+  return probes.some((p) => p.status === "ok") ? ExitCode.Ok : ExitCode.RuntimeUnavailable;
+}

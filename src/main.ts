@@ -1,0 +1,69 @@
+/**
+ * crienrich's entry point: picks the command, runs it, prints any error as one line on
+ * stderr and exits with its code (README "Exit codes"). Nothing else lives here.
+ *
+ * @module
+ */
+import { CliError, errorMessage, ExitCode, UsageError } from "./errors.ts";
+import { LineWriter } from "./output/writer.ts";
+import type { CommandIO } from "./cli/io.ts";
+import { runRuntimes } from "./cli/runtimes.ts";
+import { runPs } from "./cli/ps.ts";
+import { runInspect } from "./cli/inspect.ts";
+
+const COMMANDS: Record<
+  string,
+  { run: (args: string[], io: CommandIO) => Promise<ExitCode>; summary: string }
+> = {
+  ps: { run: runPs, summary: "list containers with their pods" },
+  inspect: { run: runInspect, summary: "one container's record as JSON" },
+  runtimes: { run: runRuntimes, summary: "CRI endpoints tried and what answers" },
+};
+
+const USAGE = `crienrich — process events of Kubernetes pods, enriched in-process from the CRI
+
+Usage: crienrich <command> [flags]
+
+Commands:
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`).join("\n")}
+
+Run "crienrich <command> --help" for a command's flags.`;
+
+/** Runs the CLI with `args`; returns the exit code. Never throws. */
+export async function main(args: string[], io: CommandIO): Promise<number> {
+  const [name, ...rest] = args;
+  try {
+    if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+      io.out.writeLine(USAGE);
+      return name === undefined ? ExitCode.Usage : ExitCode.Ok;
+    }
+    const command = COMMANDS[name];
+    if (!command) {
+      throw new UsageError(
+        `Unknown command "${name}": expected one of ${Object.keys(COMMANDS).join(", ")}`,
+      );
+    }
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof CliError) {
+      io.diagnostics(`crienrich: ${error.message}`);
+      return error.exitCode;
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      io.diagnostics(`crienrich: ${errorMessage(error)} (run as root)`);
+      return ExitCode.PermissionDenied;
+    }
+    io.diagnostics(`crienrich: unexpected error: ${errorMessage(error).split("\n")[0]}`);
+    if (Deno.env.get("CRIENRICH_DEBUG")) io.diagnostics(String((error as Error)?.stack));
+    return ExitCode.Failure;
+  }
+}
+
+if (import.meta.main) {
+  const io: CommandIO = {
+    out: new LineWriter(),
+    // deno-lint-ignore no-console
+    diagnostics: (line) => console.error(line),
+  };
+  Deno.exit(await main(Deno.args, io));
+}

@@ -1,0 +1,157 @@
+/**
+ * The container inventory: joins one runtime's CRI answers (pod sandboxes, containers,
+ * verbose container status, image status) with /proc and the cgroup tree into
+ * {@linkcode ContainerRecord}s.
+ *
+ * Cost: one ListPodSandbox, one ListContainers, one ContainerStatus per container, one
+ * ImageStatus per distinct image id that lacks a name (cached for the inventory's life).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { CriClient } from "./cri_client.ts";
+import type { CriContainer, CriPodSandbox } from "./cri_types.ts";
+import { cgroupsPathToCgroupPath, parseContainerInfo } from "./container_info.ts";
+import {
+  buildContainerRecord,
+  type ContainerProcessFacts,
+  type ContainerRecord,
+} from "./record.ts";
+import { cgroupIdOfPath, findCgroupV2Root } from "./cgroup.ts";
+import { cgroupPathOfPid, mountNamespaceIdOfPid } from "./proc.ts";
+import { NotFoundError } from "../errors.ts";
+
+/** Options of {@linkcode ContainerInventory}. */
+export interface InventoryOptions {
+  /** Runtime name from CRI Version. */
+  runtimeName: string;
+  /** `unix:///...` endpoint, recorded in each record. */
+  runtimeEndpoint: string;
+  /** `--host-root`: where the host's / is mounted. Default "/". */
+  hostRoot?: string;
+}
+
+/** Reads container records from one CRI runtime. */
+export class ContainerInventory {
+  readonly #client: CriClient;
+  readonly #options: InventoryOptions;
+  readonly #procRoot: string;
+  readonly #cgroupRoot: string | undefined;
+  readonly #imageNames = new Map<string, Promise<{ name?: string; id?: string }>>();
+
+  constructor(client: CriClient, options: InventoryOptions) {
+    this.#client = client;
+    this.#options = options;
+    const hostRoot = options.hostRoot ?? "/";
+    this.#procRoot = join(hostRoot, "proc");
+    const ownRoot = findCgroupV2Root();
+    this.#cgroupRoot = hostRoot === "/" || ownRoot === undefined
+      ? ownRoot
+      : join(hostRoot, ownRoot);
+  }
+
+  /** The CRI client this inventory reads from. */
+  get client(): CriClient {
+    return this.#client;
+  }
+
+  /**
+   * Every container of the runtime, with its pod. Containers removed between the list and
+   * their status call are left out.
+   * @throws {RuntimeUnavailableError|PermissionError} from the CRI calls.
+   */
+  async list(): Promise<ContainerRecord[]> {
+    const [sandboxes, containers] = await Promise.all([
+      this.#client.listPodSandboxes(),
+      this.#client.listContainers(),
+    ]);
+    const byId = new Map(sandboxes.map((sandbox) => [sandbox.id, sandbox]));
+    const records = await Promise.all(
+      containers.map((container) =>
+        this.#record(container, byId.get(container.podSandboxId)).catch((error) => {
+          if (error instanceof NotFoundError) return undefined; // removed meanwhile
+          throw error;
+        })
+      ),
+    );
+    return records.filter((record): record is ContainerRecord => record !== undefined);
+  }
+
+  /**
+   * One container by full id.
+   * @throws {NotFoundError} when the runtime has no such container.
+   */
+  async get(containerId: string): Promise<ContainerRecord> {
+    const containers = await this.#client.listContainers();
+    const container = containers.find((c) => c.id === containerId);
+    if (!container) {
+      throw new NotFoundError(`Cannot find container "${containerId}" in the runtime`);
+    }
+    const sandboxes = await this.#client.listPodSandboxes();
+    return this.#record(container, sandboxes.find((s) => s.id === container.podSandboxId));
+  }
+
+  async #record(
+    listed: CriContainer,
+    sandbox: CriPodSandbox | undefined,
+  ): Promise<ContainerRecord> {
+    const response = await this.#client.containerStatus(listed.id);
+    const status = response.status;
+    const container = status ? { ...status, podSandboxId: listed.podSandboxId } : listed;
+    const info = parseContainerInfo(response.info);
+    const running = container.state === "CONTAINER_RUNNING";
+    const process = running ? await this.#processFacts(info.pid, info.specCgroupsPath) : {};
+    if (!running && info.specCgroupsPath) {
+      process.cgroupPath = cgroupsPathToCgroupPath(info.specCgroupsPath);
+    }
+    return buildContainerRecord({
+      container,
+      sandbox,
+      runtimeName: this.#options.runtimeName,
+      runtimeEndpoint: this.#options.runtimeEndpoint,
+      resolvedImage: await this.#resolveImage(container.image?.image ?? ""),
+      process,
+    });
+  }
+
+  /**
+   * Pid from the verbose info; cgroup path from /proc/<pid>/cgroup (where the processes
+   * really are, crun's `/container` sub-cgroup included), else from the OCI spec; cgroup id
+   * and mount namespace id from the filesystem. Facts that cannot be read are left out.
+   */
+  async #processFacts(
+    pid: number | undefined,
+    specCgroupsPath: string | undefined,
+  ): Promise<ContainerProcessFacts> {
+    const facts: ContainerProcessFacts = {};
+    const specPath = specCgroupsPath ? cgroupsPathToCgroupPath(specCgroupsPath) : undefined;
+    if (pid !== undefined) {
+      facts.pid = pid;
+      facts.cgroupPath = await cgroupPathOfPid(pid, this.#procRoot).catch(() => specPath);
+      facts.mntnsId = await mountNamespaceIdOfPid(pid, this.#procRoot).catch(() => undefined);
+    } else {
+      facts.cgroupPath = specPath;
+    }
+    if (facts.cgroupPath === undefined) delete facts.cgroupPath;
+    if (facts.mntnsId === undefined) delete facts.mntnsId;
+    if (facts.cgroupPath && this.#cgroupRoot) {
+      const id = await cgroupIdOfPath(facts.cgroupPath, this.#cgroupRoot).catch(() => undefined);
+      if (id !== undefined) facts.cgroupId = id;
+    }
+    return facts;
+  }
+
+  /** Name and id of an image given only by id (`sha256:...`), through ImageStatus; cached. */
+  #resolveImage(image: string): Promise<{ name?: string; id?: string }> {
+    if (!/^(sha256:)?[0-9a-f]{64}$/.test(image)) return Promise.resolve({});
+    let pending = this.#imageNames.get(image);
+    if (!pending) {
+      pending = this.#client.imageStatus(image).then(
+        (response) => ({ name: response.image?.repoTags[0], id: response.image?.id }),
+        () => ({}),
+      );
+      this.#imageNames.set(image, pending);
+    }
+    return pending;
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * The label and annotation keys the kubelet puts on CRI pod sandboxes and containers.
+ *
+ * Source: kubelet `pkg/kubelet/types/labels.go` and `pkg/kubelet/kuberuntime/labels.go`
+ * (Kubernetes 1.2x): sandboxes carry the pod's own labels plus the three pod identity keys;
+ * containers carry the three pod keys plus the container name, and annotations such as the
+ * restart count.
+ *
+ * @module
+ */
+
+/** Pod name, on sandboxes and containers. */
+export const POD_NAME_LABEL = "io.kubernetes.pod.name";
+/** Pod namespace, on sandboxes and containers. */
+export const POD_NAMESPACE_LABEL = "io.kubernetes.pod.namespace";
+/** Pod UID, on sandboxes and containers. */
+export const POD_UID_LABEL = "io.kubernetes.pod.uid";
+/** Container name from the pod spec, on containers. */
+export const CONTAINER_NAME_LABEL = "io.kubernetes.container.name";
+/** Restart count annotation, on containers (a decimal string). */
+export const RESTART_COUNT_ANNOTATION = "io.kubernetes.container.restartCount";
+
+/** The kubelet's pod identity keys: not shown among a pod's own labels. */
+export const POD_IDENTITY_LABELS: readonly string[] = [
+  POD_NAME_LABEL,
+  POD_NAMESPACE_LABEL,
+  POD_UID_LABEL,
+];
+
+/**
+ * Container annotations the kubelet uses for its own bookkeeping, dropped from records
+ * because they say nothing to an operator (hashes, termination-message plumbing).
+ */
+export const KUBELET_BOOKKEEPING_ANNOTATIONS: readonly string[] = [
+  "io.kubernetes.container.hash",
+  "io.kubernetes.container.terminationMessagePath",
+  "io.kubernetes.container.terminationMessagePolicy",
+  "io.kubernetes.pod.terminationGracePeriod",
+];

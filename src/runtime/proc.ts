@@ -1,0 +1,102 @@
+/**
+ * Per-process facts read from procfs (proc(5)): a process's cgroup path and its mount
+ * namespace id, the two keys that tie a traced process to its container.
+ *
+ * Every function takes `procRoot` (default `/proc`) so the tool can read the host's procfs
+ * when it runs in a container with the host's `/proc` mounted elsewhere (`--host-root`).
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { errorMessage, NotFoundError, NotSupportedError, PermissionError } from "../errors.ts";
+import { parseProcCgroup } from "./cgroup.ts";
+
+/** On v1-only nodes, the hierarchies whose path names the container, best first. */
+const V1_FALLBACK_CONTROLLERS = ["name=systemd", "pids", "memory"] as const;
+
+/**
+ * Returns the cgroup path of a process: the cgroup v2 (`0::`) path of `/proc/<pid>/cgroup`,
+ * or on v1-only nodes the path of its `name=systemd`, else `pids`, else `memory` hierarchy.
+ *
+ * @param pid The process id, in `procRoot`'s pid namespace.
+ * @param procRoot The procfs mount; default `/proc`.
+ * @returns The path, relative to the reader's cgroup namespace root, e.g. `/k8s.io/<id>`;
+ *   a removed cgroup's ` (deleted)` mark is dropped.
+ * @throws {RangeError} `pid` is not a positive integer.
+ * @throws {NotFoundError} The process does not exist.
+ * @throws {PermissionError} The file cannot be read for lack of permission.
+ * @throws {NotSupportedError} The file has no v2 line and none of the fallback hierarchies.
+ * @throws {SyntaxError} The file is not in the cgroups(7) format.
+ *
+ * @example
+ * ```ts
+ * const path = await cgroupPathOfPid(Deno.pid); // "/" on a host shell
+ * ```
+ */
+export async function cgroupPathOfPid(pid: number, procRoot = "/proc"): Promise<string> {
+  const file = procFile(pid, procRoot, "cgroup");
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (error) {
+    throw wrapProcError(error, `Cannot read cgroup of pid ${pid} "${file}"`);
+  }
+  const entries = parseProcCgroup(text);
+  const v2 = entries.find((e) => e.hierarchyId === 0 && e.controllers.length === 0);
+  if (v2) return v2.path;
+  for (const controller of V1_FALLBACK_CONTROLLERS) {
+    const v1 = entries.find((e) => e.controllers.includes(controller));
+    if (v1) return v1.path;
+  }
+  throw new NotSupportedError(
+    `Cannot find cgroup of pid ${pid} in "${file}": no cgroup v2 line and no ${
+      V1_FALLBACK_CONTROLLERS.join(", ")
+    } hierarchy`,
+  );
+}
+
+/**
+ * Returns the mount namespace id of a process: the inode number of the nsfs file that
+ * `/proc/<pid>/ns/mnt` links to (`readlink` shows `mnt:[<id>]`), which is what BPF programs
+ * read as `task->nsproxy->mnt_ns->ns.inum`.
+ *
+ * Reading another user's process needs ptrace read access (root or CAP_SYS_PTRACE).
+ *
+ * @param pid The process id, in `procRoot`'s pid namespace.
+ * @param procRoot The procfs mount; default `/proc`.
+ * @returns The namespace inode number, e.g. `4026531840n`.
+ * @throws {RangeError} `pid` is not a positive integer.
+ * @throws {NotFoundError} The process does not exist (or has exited and is being reaped).
+ * @throws {PermissionError} Ptrace access to the process is denied.
+ */
+export async function mountNamespaceIdOfPid(pid: number, procRoot = "/proc"): Promise<bigint> {
+  const file = procFile(pid, procRoot, "ns/mnt");
+  let ino: number | null;
+  try {
+    // stat follows the magic link to the nsfs inode.
+    ino = (await Deno.stat(file)).ino;
+  } catch (error) {
+    throw wrapProcError(error, `Cannot read mount namespace of pid ${pid} "${file}"`);
+  }
+  if (ino === null) throw new NotSupportedError(`Cannot read inode number of "${file}"`);
+  return BigInt(ino);
+}
+
+function procFile(pid: number, procRoot: string, name: string): string {
+  if (!Number.isSafeInteger(pid) || pid <= 0) {
+    throw new RangeError(`Cannot use pid ${pid}: expected a positive integer`);
+  }
+  return join(procRoot, String(pid), name);
+}
+
+function wrapProcError(error: unknown, action: string): Error {
+  const message = `${action}: ${errorMessage(error)}`;
+  if (error instanceof Deno.errors.NotFound) {
+    return new NotFoundError(`${action}: no such process`, { cause: error });
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return new PermissionError(message, { cause: error });
+  }
+  return new Error(message, { cause: error });
+}
