@@ -43,6 +43,7 @@ export interface GlobalFlags {
  * are errors).
  * @throws {UsageError} on an unknown flag, a missing value, or a bad global value.
  */
+// deno-lint-ignore explicit-module-boundary-types -- the values' type is inferred per command by parseArgs
 export function parseCommandArgs<O extends NonNullable<ParseArgsConfig["options"]>>(
   command: string,
   args: string[],

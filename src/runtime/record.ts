@@ -118,6 +118,11 @@ export function nsToRfc3339(ns: string | bigint): string {
   return new Date(Number(ms)).toISOString().replace(/\.\d{3}Z$/, `.${fraction}Z`);
 }
 
+/** Copy of a string map with keys in sorted order, so output is stable run to run. */
+function sortedMap(map: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
 function isImageId(image: string): boolean {
   return /^(sha256:)?[0-9a-f]{64}$/.test(image);
 }
@@ -162,10 +167,10 @@ export function buildContainerRecord(sources: RecordSources): ContainerRecord {
       name: sandbox?.metadata?.name || labels[POD_NAME_LABEL] || "",
       namespace: sandbox?.metadata?.namespace || labels[POD_NAMESPACE_LABEL] || "",
       uid: sandbox?.metadata?.uid || labels[POD_UID_LABEL] || "",
-      labels: podLabels,
+      labels: sortedMap(podLabels),
     },
-    labels,
-    annotations,
+    labels: sortedMap(labels),
+    annotations: sortedMap(annotations),
     pid: process.pid ?? null,
     cgroup_path: process.cgroupPath ?? null,
     cgroup_id: process.cgroupId === undefined ? null : Number(process.cgroupId),

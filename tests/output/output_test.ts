@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { escapeControl } from "../../src/output/escape.ts";
+import { type Column, describeColumns, renderTable } from "../../src/output/table.ts";
+import { LineWriter } from "../../src/output/writer.ts";
+
+Deno.test("escapeControl() makes C0, C1, DEL and line separators visible", () => {
+  assert.equal(escapeControl("plain text é ✓"), "plain text é ✓");
+  assert.equal(escapeControl("a\nb\tc\rd"), "a\\nb\\tc\\rd");
+  assert.equal(escapeControl("\u001b[2J\u0000\u007f\u009b"), "\\x1b[2J\\x00\\x7f\\x9b");
+  assert.equal(escapeControl("back\\slash"), "back\\\\slash");
+  assert.equal(escapeControl("x\u2028y"), "x\\u{2028}y");
+});
+
+Deno.test("renderTable() aligns columns, escapes cells and cuts at maxWidth", () => {
+  const columns: Column<{ a: string; b: string }>[] = [
+    { header: "A", description: "first", value: (r) => r.a },
+    { header: "BEE", description: "second", value: (r) => r.b, maxWidth: 5 },
+  ];
+  const lines = renderTable(columns, [{ a: "long\nvalue", b: "x" }, { a: "s", b: "abcdefgh" }]);
+  assert.deepEqual(lines, [
+    "A             BEE",
+    "long\\nvalue   x",
+    "s             abcd…",
+  ]);
+  assert.equal(describeColumns(columns), "  A    first\n  BEE  second");
+});
+
+Deno.test("LineWriter.writeJson() writes one NDJSON line with bigints as numbers", () => {
+  const chunks: Uint8Array[] = [];
+  const writer = new LineWriter({ writeSync: (p) => (chunks.push(p.slice()), p.length) });
+  writer.writeJson({ id: 253n, s: "a\u001bb\n" });
+  const text = new TextDecoder().decode(chunks[0]);
+  assert.equal(text, '{"id":253,"s":"a\\u001bb\\n"}\n');
+  assert.deepEqual(JSON.parse(text), { id: 253, s: "a\u001bb\n" });
+});
+
+Deno.test("LineWriter.writeLine() finishes short writes and stops quietly on a broken pipe", () => {
+  let out = "";
+  const halves = new LineWriter({
+    writeSync: (p) => {
+      const n = Math.max(1, Math.floor(p.length / 2));
+      out += new TextDecoder().decode(p.subarray(0, n));
+      return n;
+    },
+  });
+  assert.equal(halves.writeLine("hello world"), true);
+  assert.equal(out, "hello world\n");
+  const broken = new LineWriter({
+    writeSync: () => {
+      throw new Deno.errors.BrokenPipe("closed");
+    },
+  });
+  assert.equal(broken.writeLine("x"), false);
+  assert.equal(broken.closed, true);
+  assert.equal(broken.writeLine("y"), false);
+});

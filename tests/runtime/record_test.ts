@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import { buildContainerRecord, nsToRfc3339 } from "../../src/runtime/record.ts";
+import { cgroupsPathToCgroupPath, parseContainerInfo } from "../../src/runtime/container_info.ts";
+import type { CriContainerStatusResponse } from "../../src/runtime/cri_types.ts";
+
+async function fixture(name: string): Promise<CriContainerStatusResponse> {
+  const url = new URL(`../testdata/cri/${name}`, import.meta.url);
+  return JSON.parse(await Deno.readTextFile(url));
+}
+
+Deno.test("parseContainerInfo() reads pid and cgroupsPath from containerd's verbose info", async () => {
+  const response = await fixture("containerd-container-status-verbose.json");
+  const info = parseContainerInfo(response.info);
+  assert.equal(info.pid, 4376);
+  assert.equal(
+    info.specCgroupsPath,
+    `/kubepods/besteffort/podc3a19f57-a788-4d29-9139-af582c4ac17e/${response.status!.id}`,
+  );
+});
+
+Deno.test("parseContainerInfo() reads CRI-O's systemd-form cgroupsPath", async () => {
+  const info = parseContainerInfo((await fixture("crio-container-status-verbose.json")).info);
+  assert.equal(info.pid, 48213);
+  assert.equal(
+    info.specCgroupsPath,
+    "kubepods-burstable-pod5f0c6a1e_3b2d_4c7e_9a10_2b3c4d5e6f70.slice:crio:610713dca419d7deb83a1246d0c1ee0ac2e23b81cbb29bba37147e88e1848cda",
+  );
+});
+
+Deno.test("parseContainerInfo() gives cri-dockerd's pid and no cgroup path", async () => {
+  const info = parseContainerInfo(
+    (await fixture("cri-dockerd-container-status-verbose.json")).info,
+  );
+  assert.deepEqual(info, { pid: 51007 });
+});
+
+Deno.test("parseContainerInfo() returns nothing for absent or garbage info", () => {
+  assert.deepEqual(parseContainerInfo(undefined), {});
+  assert.deepEqual(parseContainerInfo({}), {});
+  assert.deepEqual(parseContainerInfo({ info: "{not json" }), {});
+  assert.deepEqual(parseContainerInfo({ info: "42" }), {});
+  assert.deepEqual(parseContainerInfo({ info: '{"pid": -1, "runtimeSpec": 3}' }), {});
+  assert.deepEqual(parseContainerInfo({ info: '{"pid": 0}' }), {});
+});
+
+Deno.test("cgroupsPathToCgroupPath() expands runc's systemd slice:prefix:name form", () => {
+  const id = "610713dca419d7deb83a1246d0c1ee0ac2e23b81cbb29bba37147e88e1848cda";
+  assert.equal(
+    cgroupsPathToCgroupPath(`kubepods-burstable-pod5f0c6a1e_3b2d.slice:crio:${id}`),
+    `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod5f0c6a1e_3b2d.slice/crio-${id}.scope`,
+  );
+  assert.equal(
+    cgroupsPathToCgroupPath(`kubepods-pod12.slice:cri-containerd:${id}`),
+    `/kubepods.slice/kubepods-pod12.slice/cri-containerd-${id}.scope`,
+  );
+  assert.equal(
+    cgroupsPathToCgroupPath("system.slice:docker:abc"),
+    "/system.slice/docker-abc.scope",
+  );
+  assert.equal(cgroupsPathToCgroupPath(":docker:abc"), "/docker-abc.scope");
+  assert.equal(cgroupsPathToCgroupPath("/k8s.io/abc"), "/k8s.io/abc");
+  assert.equal(cgroupsPathToCgroupPath("a:b"), undefined);
+  assert.equal(cgroupsPathToCgroupPath("a.slice:b:"), undefined);
+});
+
+Deno.test("buildContainerRecord() takes pod fields from the sandbox when known", async () => {
+  const response = await fixture("containerd-container-status-verbose.json");
+  const status = response.status!;
+  const record = buildContainerRecord({
+    container: status,
+    sandbox: {
+      id: "e8c6a04f016ab2e774685acbed96b81c7bcd547173cd3a54484e5a3f8f2c6a65",
+      metadata: {
+        name: "foo",
+        uid: "c3a19f57-a788-4d29-9139-af582c4ac17e",
+        namespace: "demo",
+        attempt: 0,
+      },
+      state: "SANDBOX_READY",
+      createdAt: "1795991615551934264",
+      labels: {
+        app: "web",
+        "io.kubernetes.pod.name": "foo",
+        "io.kubernetes.pod.namespace": "demo",
+        "io.kubernetes.pod.uid": "c3a19f57-a788-4d29-9139-af582c4ac17e",
+      },
+      annotations: {},
+    },
+    runtimeName: "containerd",
+    runtimeEndpoint: "unix:///run/containerd/containerd.sock",
+    process: { pid: 4376, cgroupPath: "/k8s.io/x", cgroupId: 253n, mntnsId: 4026532180n },
+  });
+  assert.equal(record.id, status.id);
+  assert.equal(record.name, "app");
+  assert.equal(record.state, "running");
+  assert.equal(record.created, "2026-11-29T22:33:35.671544526Z");
+  assert.equal(record.image, "crienrich.local/busybox:1");
+  assert.equal(
+    record.image_id,
+    "sha256:4585d08ba811f60df6cc36162de620139686162de4e7b5305cdc43ee09cdb974",
+  );
+  assert.deepEqual(record.pod, {
+    sandbox_id: "e8c6a04f016ab2e774685acbed96b81c7bcd547173cd3a54484e5a3f8f2c6a65",
+    name: "foo",
+    namespace: "demo",
+    uid: "c3a19f57-a788-4d29-9139-af582c4ac17e",
+    labels: { app: "web" },
+  });
+  assert.equal(record.pid, 4376);
+  assert.equal(record.cgroup_id, 253);
+  assert.equal(record.mntns_id, 4026532180);
+  assert.deepEqual(record.annotations, { "io.kubernetes.container.restartCount": "0" });
+});
+
+Deno.test("buildContainerRecord() falls back to kubelet labels without a sandbox (cri-dockerd)", async () => {
+  const response = await fixture("cri-dockerd-container-status-verbose.json");
+  const record = buildContainerRecord({
+    container: response.status!,
+    runtimeName: "docker",
+    runtimeEndpoint: "unix:///run/cri-dockerd.sock",
+  });
+  assert.equal(record.name, "web");
+  assert.equal(record.pod.name, "web-5c7b9d-x2k4q");
+  assert.equal(record.pod.namespace, "shop");
+  assert.equal(record.pod.uid, "5f0c6a1e-3b2d-4c7e-9a10-2b3c4d5e6f70");
+  assert.equal(record.pod.sandbox_id, "");
+  assert.equal(record.image, "registry.example.com/shop/web:1.4.2");
+  assert.equal(
+    record.image_ref,
+    "docker-pullable://registry.example.com/shop/web@sha256:ebbde58a4bbe357e599b29131e48c6f883a9cb7003571bf54243391a4f80aacf",
+  );
+  assert.equal(record.image_id, "");
+  assert.equal(record.pid, null);
+  assert.equal(record.cgroup_id, null);
+});
+
+Deno.test("buildContainerRecord() names an image given only by id through ImageStatus", async () => {
+  const response = await fixture("crio-container-status-verbose.json");
+  const imageId = "sha256:b29814cf5792e684cd75d6a7fce7a67a11887e312f87ca2ac2496d81f365ff72";
+  const record = buildContainerRecord({
+    container: { ...response.status!, image: { image: imageId } },
+    runtimeName: "cri-o",
+    runtimeEndpoint: "unix:///run/crio/crio.sock",
+    resolvedImage: { name: "registry.example.com/shop/web:1.4.2", id: imageId },
+  });
+  assert.equal(record.image, "registry.example.com/shop/web:1.4.2");
+  assert.equal(record.image_id, imageId);
+});
+
+Deno.test("nsToRfc3339() keeps nanoseconds and rejects zero and garbage", () => {
+  assert.equal(nsToRfc3339("1795991615000000001"), "2026-11-29T22:33:35.000000001Z");
+  assert.equal(nsToRfc3339(0n), "");
+  assert.equal(nsToRfc3339("x"), "");
+});
