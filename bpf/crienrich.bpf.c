@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * crienrich's kernel half: one event per exec and per process exit, filtered by mount
+ * namespace in the kernel so that an idle selection costs one hash lookup per event.
+ *
+ * Tracepoints only (kprobes and fentry may be compiled out on nodes): sched_process_exec
+ * and sched_process_exit are stable ABI (include/trace/events/sched.h). Kernel structs
+ * are read with CO-RE (BPF_CORE_READ), so one object runs on every kernel with BTF.
+ * Layout of what is sent: event.h. Build: scripts/bpf_build.sh.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "event.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Written by user space between open and load; see struct crienrich_config. */
+const volatile struct crienrich_config crienrich_config = {};
+
+/* The output: one perf ring per CPU, read by user space with libbpf's perf_buffer. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} events SEC(".maps");
+
+/*
+ * Mount namespace id -> verdict, filled by user space. Hash, not LRU: user space owns
+ * eviction (forget a namespace when its container goes) and an LRU could silently turn
+ * a DENY back into "unknown".
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, enum crienrich_verdict);
+} mntns_verdict SEC(".maps");
+
+/* The event is 1368 bytes: too big for the 512-byte BPF stack, so built here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct crienrich_event);
+} scratch SEC(".maps");
+
+static __always_inline __u64 task_mntns_id(struct task_struct *task)
+{
+	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+}
+
+/*
+ * The filter rules: the host namespace follows trace_host, a known namespace its verdict,
+ * an unknown one send_unknown (flagged so user space can resolve it and store a verdict).
+ * Returns the flags to send with, or -1 to drop.
+ */
+static __always_inline int filter_flags(__u64 mntns_id)
+{
+	enum crienrich_verdict *verdict;
+
+	if (mntns_id == crienrich_config.host_mntns_id)
+		return crienrich_config.trace_host ? 0 : -1;
+	verdict = bpf_map_lookup_elem(&mntns_verdict, &mntns_id);
+	if (!verdict)
+		return crienrich_config.send_unknown ? CRIENRICH_FLAG_MNTNS_UNKNOWN : -1;
+	return *verdict == CRIENRICH_VERDICT_ALLOW ? 0 : -1;
+}
+
+/* Fills what exec and exit share; `task` is the current task. */
+static __always_inline void fill_common(struct crienrich_event *e, struct task_struct *task,
+					__u64 mntns_id, enum crienrich_event_type type)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+
+	e->ts_boot_ns = bpf_ktime_get_boot_ns();
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->mntns_id = mntns_id;
+	e->type = type;
+	e->pid = (__u32)pid_tgid;
+	e->tgid = pid_tgid >> 32;
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->uid = (__u32)uid_gid;
+	e->gid = uid_gid >> 32;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int crienrich_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct crienrich_event *e;
+	unsigned long arg_start, arg_end, len;
+	unsigned int filename_off;
+	__u32 zero = 0;
+	__u64 mntns_id;
+	long copied;
+	int flags;
+
+	if (!crienrich_config.trace_exec)
+		return 0;
+	mntns_id = task_mntns_id(task);
+	flags = filter_flags(mntns_id);
+	if (flags < 0)
+		return 0;
+	e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		return 0;
+	fill_common(e, task, mntns_id, CRIENRICH_EVENT_EXEC);
+	e->duration_ns = 0;
+	e->exit_code = 0;
+	e->exit_signal = 0;
+
+	/* __data_loc: low 16 bits are the offset of the string from the record's start. */
+	filename_off = ctx->__data_loc_filename & 0xFFFF;
+	copied = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), (void *)ctx + filename_off);
+	if (copied < 0)
+		e->filename[0] = '\0';
+	else if (copied == sizeof(e->filename))
+		flags |= CRIENRICH_FLAG_FILENAME_TRUNCATED;
+
+	/* The new image's argv, as execve(2) copied it to the top of the new stack. */
+	arg_start = BPF_CORE_READ(task, mm, arg_start);
+	arg_end = BPF_CORE_READ(task, mm, arg_end);
+	len = arg_end > arg_start ? arg_end - arg_start : 0;
+	if (len > CRIENRICH_ARGS_LEN) {
+		len = CRIENRICH_ARGS_LEN;
+		flags |= CRIENRICH_FLAG_ARGS_TRUNCATED;
+	}
+	/* Re-bound after the branch: clang may merge it into a form the verifier cannot follow. */
+	barrier_var(len);
+	if (len > CRIENRICH_ARGS_LEN)
+		len = 0;
+	if (bpf_probe_read_user(e->args, len, (void *)arg_start) < 0)
+		len = 0;
+	e->args_size = len;
+	e->flags = flags;
+
+	bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, e, sizeof(*e));
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int crienrich_exit(void *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct crienrich_event *e;
+	__u32 zero = 0;
+	__u64 mntns_id;
+	int flags, code;
+
+	if (!crienrich_config.trace_exit)
+		return 0;
+	/* Whole processes only: the event fires for every thread. */
+	if ((__u32)pid_tgid != pid_tgid >> 32)
+		return 0;
+	mntns_id = task_mntns_id(task);
+	flags = filter_flags(mntns_id);
+	if (flags < 0)
+		return 0;
+	e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		return 0;
+	fill_common(e, task, mntns_id, CRIENRICH_EVENT_EXIT);
+	e->flags = flags;
+	e->args_size = 0;
+	/* wait(2) status encoding: WEXITSTATUS is bits 8-15, WTERMSIG bits 0-6. */
+	code = BPF_CORE_READ(task, exit_code);
+	e->exit_code = (code >> 8) & 0xff;
+	e->exit_signal = code & 0x7f;
+	/* task->start_time is CLOCK_MONOTONIC ns (fork.c), as is bpf_ktime_get_ns(). */
+	e->duration_ns = bpf_ktime_get_ns() - BPF_CORE_READ(task, start_time);
+
+	/* Exit events carry no strings: send the fixed head only (see event.h). */
+	bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, e,
+			      __builtin_offsetof(struct crienrich_event, filename));
+	return 0;
+}

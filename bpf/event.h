@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * THE event crienrich's BPF programs send to user space, one per perf sample.
+ *
+ * This header is the only definition of the layout. The BPF C includes it; the
+ * TypeScript decoder never hand-types an offset: scripts/bpf_build.sh reads the
+ * compiled object's BTF and writes src/bpf/event_layout.gen.ts. The enums below are
+ * used as field or map-value types on purpose, so that they land in the BTF too.
+ *
+ * Rules: fields carry their unit or clock in the name, largest first, explicit
+ * padding, sizes checked below. One struct serves both event types (a few unused
+ * fields are cheaper than two decoders); `type` says which fields are meaningful.
+ * An exec sample is the whole struct; an exit sample only its head, the bytes before
+ * `filename` (exits carry no strings), which saves three quarters of the copy.
+ * Perf samples may carry a few trailing bytes of padding: readers accept longer samples.
+ *
+ * Kernel naming: `pid` is the kernel's task id (a thread id in user-space terms) and
+ * `tgid` the thread-group id (what ps(1) calls the PID). Both are equal in every event
+ * sent: an exec makes the calling thread the leader (de_thread() in fs/exec.c) and
+ * exit events are sent for thread-group leaders only.
+ */
+#ifndef CRIENRICH_EVENT_H
+#define CRIENRICH_EVENT_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* TASK_COMM_LEN in include/linux/sched.h. */
+#define CRIENRICH_COMM_LEN 16
+/* Bound for the exec'd path; longer paths are cut (PATH_MAX is 4096). */
+#define CRIENRICH_FILENAME_LEN 256
+/* Bound for argv bytes; a power of two so the BPF code can mask lengths with it. */
+#define CRIENRICH_ARGS_LEN 1024
+
+/* `type`: which half of the struct is meaningful. */
+enum crienrich_event_type {
+	CRIENRICH_EVENT_EXEC = 1, /* sched:sched_process_exec */
+	CRIENRICH_EVENT_EXIT = 2, /* sched:sched_process_exit, thread-group leaders only */
+};
+
+/* `flags`: a bit set. */
+enum crienrich_event_flag {
+	/* mntns_id was in no verdict map entry; sent because config.send_unknown is set. */
+	CRIENRICH_FLAG_MNTNS_UNKNOWN = 1 << 0,
+	/* argv was longer than CRIENRICH_ARGS_LEN bytes and was cut. */
+	CRIENRICH_FLAG_ARGS_TRUNCATED = 1 << 1,
+	/* the exec'd path filled `filename`: probably cut. */
+	CRIENRICH_FLAG_FILENAME_TRUNCATED = 1 << 2,
+};
+
+/* Values of the `mntns_verdict` map (key: mount namespace inode number, u64). */
+enum crienrich_verdict {
+	CRIENRICH_VERDICT_ALLOW = 1, /* send events from this mount namespace */
+	CRIENRICH_VERDICT_DENY = 2,  /* drop them in the kernel */
+} __attribute__((packed));
+
+struct crienrich_event {
+	/* bpf_ktime_get_boot_ns(): CLOCK_BOOTTIME, so it keeps counting across suspend. */
+	__u64 ts_boot_ns;
+	/* exit only: now - task->start_time, both CLOCK_MONOTONIC; 0 for exec. */
+	__u64 duration_ns;
+	/* bpf_get_current_cgroup_id(): inode of the task's cgroup v2 directory. */
+	__u64 cgroup_id;
+	/* task->nsproxy->mnt_ns->ns.inum: the inode of /proc/PID/ns/mnt. */
+	__u64 mntns_id;
+	enum crienrich_event_type type;
+	enum crienrich_event_flag flags;
+	__u32 pid;  /* kernel task id (thread id) */
+	__u32 tgid; /* thread-group id: the user-space PID */
+	__u32 ppid; /* task->real_parent->tgid */
+	__u32 uid;  /* real uid, after the exec */
+	__u32 gid;  /* real gid, after the exec */
+	/* exit only: (task->exit_code >> 8) & 0xff, see wait(2) WEXITSTATUS. */
+	__u32 exit_code;
+	/* exit only: task->exit_code & 0x7f, the killing signal, see WTERMSIG. */
+	__u32 exit_signal;
+	/* exec only: bytes of `args` filled, NUL separators included. */
+	__u32 args_size;
+	char comm[CRIENRICH_COMM_LEN];         /* NUL-terminated, from the task */
+	char filename[CRIENRICH_FILENAME_LEN]; /* exec only: NUL-terminated path */
+	/* exec only: argv copied from mm->arg_start, NUL-separated, args_size bytes. */
+	char args[CRIENRICH_ARGS_LEN];
+};
+
+/*
+ * The load-time configuration: one `const volatile` instance in .rodata that user space
+ * writes after bpf_object__open and before bpf_object__load, so the verifier sees the
+ * values as constants and prunes the disabled branches (libbpf's "global variables",
+ * see libbpf-bootstrap examples/c/bootstrap.bpf.c). Changing it needs a reload; the
+ * per-namespace verdicts that change at run time live in the `mntns_verdict` map.
+ */
+struct crienrich_config {
+	/* inode of /proc/1/ns/mnt: the host's mount namespace. */
+	__u64 host_mntns_id;
+	__u8 trace_host;   /* send events from host_mntns_id */
+	__u8 send_unknown; /* send events from a namespace absent from the map, flagged */
+	__u8 trace_exec;   /* 0: the exec program returns at once (user space skips attaching it too) */
+	__u8 trace_exit;   /* 0: the exit program returns at once (same) */
+	__u8 _pad[4];
+};
+
+_Static_assert(sizeof(enum crienrich_event_type) == 4, "event type is 4 bytes");
+_Static_assert(sizeof(enum crienrich_event_flag) == 4, "event flags are 4 bytes");
+_Static_assert(sizeof(enum crienrich_verdict) == 1, "verdict is 1 byte");
+_Static_assert(__builtin_offsetof(struct crienrich_event, type) == 32, "u64s first");
+_Static_assert(__builtin_offsetof(struct crienrich_event, comm) == 72, "u32s next");
+_Static_assert(__builtin_offsetof(struct crienrich_event, args) == 344, "args last");
+_Static_assert(sizeof(struct crienrich_event) == 1368, "no implicit padding");
+_Static_assert(sizeof(struct crienrich_event) % 8 == 0, "8-byte multiple");
+_Static_assert(sizeof(struct crienrich_config) == 16, "config has no implicit padding");
+_Static_assert((CRIENRICH_ARGS_LEN & (CRIENRICH_ARGS_LEN - 1)) == 0, "args length is 2^n");
+
+#endif /* CRIENRICH_EVENT_H */

@@ -1,0 +1,307 @@
+/**
+ * The foreign-function table: libbpf 1.x and the few libc calls the tracer needs.
+ *
+ * This is the only module that calls `Deno.dlopen` or touches `Deno.UnsafePointer*` and
+ * `Deno.UnsafeCallback`; everything else goes through {@linkcode Libbpf}'s typed methods,
+ * which check every return value (libbpf's `-errno` / `NULL`+`errno` convention, see
+ * `errno.ts`). Needs `--allow-ffi`; the calls themselves need root (CAP_BPF, CAP_PERFMON).
+ *
+ * Signatures follow libbpf 1.1's `libbpf.h` and `bpf.h` (x86-64: `size_t` and `long` are 64
+ * bits). libbpf's own log is captured through `libbpf_set_print` instead of going to stderr,
+ * and its last warning is attached to the error of the call that failed.
+ *
+ * @module
+ */
+
+import { NotSupportedError } from "../errors.ts";
+import { bpfError, ENOENT } from "./errno.ts";
+
+/** An opaque C pointer returned by libbpf (an object, program, map, link or perf buffer). */
+export type Handle = Deno.PointerObject;
+
+const LIBBPF_SYMBOLS = {
+  bpf_object__open_mem: { parameters: ["buffer", "usize", "buffer"], result: "pointer" },
+  bpf_object__load: { parameters: ["pointer"], result: "i32" },
+  bpf_object__close: { parameters: ["pointer"], result: "void" },
+  bpf_object__find_program_by_name: { parameters: ["pointer", "buffer"], result: "pointer" },
+  bpf_object__find_map_by_name: { parameters: ["pointer", "buffer"], result: "pointer" },
+  bpf_program__attach: { parameters: ["pointer"], result: "pointer" },
+  bpf_link__destroy: { parameters: ["pointer"], result: "i32" },
+  bpf_map__fd: { parameters: ["pointer"], result: "i32" },
+  bpf_map__initial_value: { parameters: ["pointer", "buffer"], result: "pointer" },
+  bpf_map__set_initial_value: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
+  bpf_map_update_elem: { parameters: ["i32", "buffer", "buffer", "u64"], result: "i32" },
+  bpf_map_delete_elem: { parameters: ["i32", "buffer"], result: "i32" },
+  perf_buffer__new: {
+    parameters: ["i32", "usize", "function", "function", "pointer", "pointer"],
+    result: "pointer",
+  },
+  perf_buffer__epoll_fd: { parameters: ["pointer"], result: "i32" },
+  perf_buffer__consume: { parameters: ["pointer"], result: "i32" },
+  perf_buffer__free: { parameters: ["pointer"], result: "void" },
+  libbpf_get_error: { parameters: ["pointer"], result: "i64" },
+  libbpf_set_print: { parameters: ["function"], result: "pointer" },
+  libbpf_major_version: { parameters: [], result: "u32" },
+  libbpf_minor_version: { parameters: [], result: "u32" },
+} as const;
+
+const LIBC_SYMBOLS = {
+  // Runs on a worker thread so the event loop stays free while it blocks.
+  epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32", nonblocking: true },
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
+  mount: { parameters: ["buffer", "buffer", "buffer", "u64", "pointer"], result: "i32" },
+  vsnprintf: { parameters: ["buffer", "usize", "pointer", "pointer"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+} as const;
+
+/** Where libbpf 1.x lives on common distributions, tried after the loader's own search. */
+const LIBBPF_CANDIDATES = [
+  "libbpf.so.1", // soname: found through ld.so.cache on any distro
+  "libbpf.so", // a -dev symlink, or a hand-built library in LD_LIBRARY_PATH
+  "/usr/lib/x86_64-linux-gnu/libbpf.so.1", // Debian, Ubuntu
+  "/lib/x86_64-linux-gnu/libbpf.so.1", // Debian before merged /usr
+  "/usr/lib64/libbpf.so.1", // Fedora, RHEL, SUSE
+  "/lib64/libbpf.so.1", // RHEL before merged /usr
+  "/usr/lib/libbpf.so.1", // Arch, Alpine
+  "/usr/local/lib/libbpf.so.1", // built from source
+];
+
+/** `struct perf_event_sample`'s payload callback and the lost-samples callback (libbpf.h). */
+const SAMPLE_CB = { parameters: ["pointer", "i32", "pointer", "u32"], result: "void" } as const;
+const LOST_CB = { parameters: ["pointer", "i32", "u64"], result: "void" } as const;
+/** `libbpf_print_fn_t`: level, format, va_list (an array type: passed as a pointer). */
+const PRINT_CB = { parameters: ["i32", "pointer", "pointer"], result: "i32" } as const;
+const LIBBPF_WARN = 0;
+const LOG_LINE_BYTES = 4096;
+
+/** clock_gettime(2) clock ids (linux/time.h). */
+export const CLOCK_REALTIME = 0;
+/** Counts across suspend; the clock of `bpf_ktime_get_boot_ns()`. */
+export const CLOCK_BOOTTIME = 7;
+
+const encoder = new TextEncoder();
+const cString = (s: string): Uint8Array<ArrayBuffer> => encoder.encode(`${s}\0`);
+
+/** A perf buffer and the callbacks it calls; free with {@linkcode Libbpf.freePerfBuffer}. */
+export interface PerfBuffer {
+  readonly handle: Handle;
+  readonly callbacks: readonly { close(): void }[];
+}
+
+/** libbpf and libc, loaded; one instance per library path (see {@linkcode openLibbpf}). */
+export class Libbpf {
+  /** The path or soname that was loaded. */
+  readonly path: string;
+  readonly #bpf: Deno.DynamicLibrary<typeof LIBBPF_SYMBOLS>["symbols"];
+  readonly #libc: Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
+  #log: string[] = [];
+  #keepAlive: Uint8Array | null = null;
+
+  constructor(path: string, bpf: Deno.DynamicLibrary<typeof LIBBPF_SYMBOLS>) {
+    this.path = path;
+    this.#bpf = bpf.symbols;
+    this.#libc = Deno.dlopen("libc.so.6", LIBC_SYMBOLS).symbols;
+    // Never closed: libbpf keeps the pointer for the life of the process.
+    const print = new Deno.UnsafeCallback(PRINT_CB, (level, format, args) => {
+      if (level !== LIBBPF_WARN || !format) return 0;
+      const buf = new Uint8Array(LOG_LINE_BYTES);
+      const n = this.#libc.vsnprintf(buf, BigInt(buf.length), format, args);
+      const text = new TextDecoder().decode(buf.subarray(0, Math.min(Math.max(n, 0), buf.length)));
+      this.#log.push(text.replace(/\0.*$/s, "").trimEnd());
+      if (this.#log.length > 32) this.#log.shift();
+      return 0;
+    });
+    this.#bpf.libbpf_set_print(print.pointer);
+  }
+
+  /** libbpf's version as `"major.minor"`, e.g. `"1.1"`. */
+  version(): string {
+    return `${this.#bpf.libbpf_major_version()}.${this.#bpf.libbpf_minor_version()}`;
+  }
+
+  #check(fn: string, ret: number): number {
+    const log = this.#log;
+    this.#log = [];
+    if (ret < 0) throw bpfError(fn, ret, log);
+    return ret;
+  }
+  #checkPtr(fn: string, ptr: Deno.PointerValue): Handle {
+    const log = this.#log;
+    this.#log = [];
+    if (ptr !== null) return ptr;
+    // Reads errno right away, on this thread: libbpf 1.x sets it for NULL returns.
+    throw bpfError(fn, Number(this.#bpf.libbpf_get_error(null)) || -ENOENT, log);
+  }
+
+  /** bpf_object__open_mem: parses an ELF object held in memory; `name` names its maps. */
+  openObject(bytes: Uint8Array<ArrayBuffer>, name: string): Handle {
+    // struct bpf_object_open_opts { size_t sz; const char *object_name; } (a prefix is valid).
+    // libbpf copies the name; the field keeps the buffer alive across the call.
+    this.#keepAlive = cString(name);
+    const namePtr = Deno.UnsafePointer.value(Deno.UnsafePointer.of(this.#keepAlive));
+    const opts = new Uint8Array(new BigUint64Array([16n, BigInt(namePtr)]).buffer);
+    const obj = this.#bpf.bpf_object__open_mem(bytes, BigInt(bytes.length), opts);
+    this.#keepAlive = null;
+    return this.#checkPtr("bpf_object__open_mem", obj);
+  }
+  /** bpf_object__load: creates the maps, relocates (CO-RE) and verifies the programs. */
+  loadObject(obj: Handle): void {
+    this.#check("bpf_object__load", this.#bpf.bpf_object__load(obj));
+  }
+  /** bpf_object__close: unloads programs, closes maps. Links must be destroyed first. */
+  closeObject(obj: Handle): void {
+    this.#bpf.bpf_object__close(obj);
+  }
+  /** bpf_object__find_program_by_name (the C function's name, not the section). */
+  findProgram(obj: Handle, name: string): Handle {
+    const ptr = this.#bpf.bpf_object__find_program_by_name(obj, cString(name));
+    return this.#checkPtr("bpf_object__find_program_by_name", ptr);
+  }
+  /** bpf_program__attach: attaches as the section name says; returns the link. */
+  attachProgram(prog: Handle): Handle {
+    return this.#checkPtr("bpf_program__attach", this.#bpf.bpf_program__attach(prog));
+  }
+  /** bpf_link__destroy: detaches and frees the link. */
+  destroyLink(link: Handle): void {
+    this.#check("bpf_link__destroy", this.#bpf.bpf_link__destroy(link));
+  }
+  /** bpf_object__find_map_by_name; internal maps answer to `.rodata`, `.bss`, ... */
+  findMap(obj: Handle, name: string): Handle {
+    const ptr = this.#bpf.bpf_object__find_map_by_name(obj, cString(name));
+    return this.#checkPtr("bpf_object__find_map_by_name", ptr);
+  }
+  /** bpf_map__fd: the map's file descriptor (after load). */
+  mapFd(map: Handle): number {
+    return this.#check("bpf_map__fd", this.#bpf.bpf_map__fd(map));
+  }
+  /** A copy of a global-data map's initial value (`.rodata`), before load. */
+  mapInitialValue(map: Handle): Uint8Array<ArrayBuffer> {
+    const size = new BigUint64Array(1);
+    const ptr = this.#checkPtr(
+      "bpf_map__initial_value",
+      this.#bpf.bpf_map__initial_value(map, new Uint8Array(size.buffer)),
+    );
+    return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, Number(size[0]))).slice();
+  }
+  /** bpf_map__set_initial_value: replaces a global-data map's value; before load only. */
+  setMapInitialValue(map: Handle, value: Uint8Array<ArrayBuffer>): void {
+    const ret = this.#bpf.bpf_map__set_initial_value(map, value, BigInt(value.length));
+    this.#check("bpf_map__set_initial_value", ret);
+  }
+  /** bpf_map_update_elem with BPF_ANY: inserts or replaces. */
+  updateElem(fd: number, key: Uint8Array<ArrayBuffer>, value: Uint8Array<ArrayBuffer>): void {
+    this.#check("bpf_map_update_elem", this.#bpf.bpf_map_update_elem(fd, key, value, 0n));
+  }
+  /** bpf_map_delete_elem; returns false when the key was absent (ENOENT). */
+  deleteElem(fd: number, key: Uint8Array<ArrayBuffer>): boolean {
+    const ret = this.#bpf.bpf_map_delete_elem(fd, key);
+    if (ret === -ENOENT) return (this.#log = [], false);
+    this.#check("bpf_map_delete_elem", ret);
+    return true;
+  }
+
+  /**
+   * perf_buffer__new: maps `pages` pages per CPU (a power of two) of a perf event array.
+   * `onSample` gets a copy of each sample; both callbacks run inside
+   * {@linkcode consumePerfBuffer}, on the calling thread.
+   */
+  newPerfBuffer(
+    mapFd: number,
+    pages: number,
+    onSample: (cpu: number, data: Uint8Array<ArrayBuffer>) => void,
+    onLost: (cpu: number, count: bigint) => void,
+  ): PerfBuffer {
+    const sample = new Deno.UnsafeCallback(SAMPLE_CB, (_ctx, cpu, data, size) => {
+      if (data) {
+        onSample(cpu, new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(data, size)).slice());
+      }
+    });
+    const lost = new Deno.UnsafeCallback(LOST_CB, (_ctx, cpu, count) => onLost(cpu, BigInt(count)));
+    try {
+      const ptr = this.#bpf.perf_buffer__new(
+        mapFd,
+        BigInt(pages),
+        sample.pointer,
+        lost.pointer,
+        null,
+        null,
+      );
+      return { handle: this.#checkPtr("perf_buffer__new", ptr), callbacks: [sample, lost] };
+    } catch (error) {
+      sample.close();
+      lost.close();
+      throw error;
+    }
+  }
+  /** perf_buffer__epoll_fd: readable when any CPU's ring has data. */
+  perfBufferEpollFd(pb: PerfBuffer): number {
+    return this.#check("perf_buffer__epoll_fd", this.#bpf.perf_buffer__epoll_fd(pb.handle));
+  }
+  /** perf_buffer__consume: drains every ring, calling the callbacks synchronously. */
+  consumePerfBuffer(pb: PerfBuffer): void {
+    this.#check("perf_buffer__consume", this.#bpf.perf_buffer__consume(pb.handle));
+  }
+  /** perf_buffer__free, then closes the callbacks; the handle is unusable afterwards. */
+  freePerfBuffer(pb: PerfBuffer): void {
+    this.#bpf.perf_buffer__free(pb.handle);
+    for (const cb of pb.callbacks) cb.close();
+  }
+
+  /**
+   * epoll_wait(2) on a worker thread. `events` must hold whole `struct epoll_event`s (12
+   * bytes each on x86-64) and stay referenced until the promise settles. Resolves to the
+   * count of ready fds, or -1 on any error (EINTR from a signal, or a closed fd).
+   */
+  epollWait(epfd: number, events: Uint8Array<ArrayBuffer>, timeoutMs: number): Promise<number> {
+    return this.#libc.epoll_wait(epfd, events, Math.floor(events.length / 12), timeoutMs);
+  }
+  /** clock_gettime(2) in nanoseconds, e.g. of {@linkcode CLOCK_BOOTTIME}. */
+  clockNs(clock: number): bigint {
+    const ts = new BigInt64Array(2);
+    if (this.#libc.clock_gettime(clock, new Uint8Array(ts.buffer)) !== 0) {
+      throw bpfError("clock_gettime", this.#errno());
+    }
+    return ts[0]! * 1_000_000_000n + ts[1]!;
+  }
+  /** mount(2) without flags or data, e.g. `mount("tracefs", "/sys/kernel/tracing", "tracefs")`. */
+  mount(source: string, target: string, fstype: string): void {
+    const ret = this.#libc.mount(cString(source), cString(target), cString(fstype), 0n, null);
+    if (ret !== 0) throw bpfError("mount", this.#errno());
+  }
+  #errno(): number {
+    const loc = this.#libc.__errno_location();
+    return loc ? new Deno.UnsafePointerView(loc).getInt32() : 0;
+  }
+}
+
+const loaded = new Map<string, Libbpf>();
+
+/**
+ * Loads libbpf 1.x: `path` if given (a `--libbpf PATH` flag), else the first of
+ * `libbpf.so.1`, `libbpf.so` and the usual distribution paths. Cached per `path`.
+ *
+ * @throws {NotSupportedError} when no candidate loads or the library lacks a 1.x symbol.
+ */
+export function openLibbpf(path?: string): Libbpf {
+  const key = path ?? "";
+  const cached = loaded.get(key);
+  if (cached) return cached;
+  const failures: string[] = [];
+  for (const candidate of path === undefined ? LIBBPF_CANDIDATES : [path]) {
+    let library;
+    try {
+      library = Deno.dlopen(candidate, LIBBPF_SYMBOLS);
+    } catch (error) {
+      failures.push(error instanceof Error ? error.message : String(error));
+      continue;
+    }
+    const lib = new Libbpf(candidate, library);
+    loaded.set(key, lib);
+    return lib;
+  }
+  const where = path === undefined ? "" : ` at "${path}"`;
+  throw new NotSupportedError(
+    `Cannot load libbpf 1.x${where}: install it (apt-get install libbpf1, dnf install libbpf)` +
+      ` or pass --libbpf PATH: ${failures[failures.length - 1] ?? "no candidate"}`,
+  );
+}

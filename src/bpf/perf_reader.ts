@@ -1,0 +1,139 @@
+/**
+ * Reading a `BPF_MAP_TYPE_PERF_EVENT_ARRAY` without blocking Deno's event loop.
+ *
+ * libbpf's perf_buffer maps one ring per CPU and gathers their fds into one epoll fd.
+ * The wait (epoll_wait(2)) runs on a worker thread as a `nonblocking` FFI call, bounded to
+ * {@linkcode MAX_WAIT_MS} per call so a stop flag or {@linkcode PerfReader.close} is seen
+ * within that time; draining (perf_buffer__consume) runs on the main thread, where the
+ * sample callbacks must run: libbpf-bootstrap's `perf_buffer__poll(pb, 100)` loop
+ * (100 ms), split in two.
+ *
+ * @module
+ */
+
+import type { Libbpf, PerfBuffer } from "./libbpf.ts";
+
+/** Longest single epoll_wait, in milliseconds: bounds how late close or a stop flag is seen. */
+export const MAX_WAIT_MS = 100;
+/** struct epoll_event is 12 bytes on x86-64 (packed); room for 64 ready rings. */
+const EPOLL_EVENTS_BYTES = 12 * 64;
+
+/** Called once per sample, synchronously, with a copy of its bytes. */
+export type SampleHandler = (cpu: number, sample: Uint8Array<ArrayBuffer>) => void;
+/** Called when a CPU's ring overflowed: `count` samples were dropped by the kernel. */
+export type LostHandler = (cpu: number, count: bigint) => void;
+
+/** A perf buffer over one perf event array map; create, {@linkcode poll}, close. */
+export class PerfReader implements Disposable {
+  readonly #lib: Libbpf;
+  readonly #pb: PerfBuffer;
+  readonly #epollFd: number;
+  // Referenced here, not only by the call: a wait in flight may outlive close().
+  readonly #events = new Uint8Array(EPOLL_EVENTS_BYTES);
+  #onSample: SampleHandler | null = null;
+  #onLost: LostHandler | null = null;
+  #delivered = 0;
+  #failure: unknown = null;
+  #polling = false;
+  #closed = false;
+
+  /**
+   * Maps `pages` pages per CPU (a power of two: libbpf rejects others) of the perf event
+   * array `mapFd`. Memory: pages × 4 KiB × online CPUs.
+   *
+   * @throws {BpfError} from perf_buffer__new (EINVAL for a bad page count).
+   */
+  constructor(lib: Libbpf, mapFd: number, pages: number) {
+    this.#lib = lib;
+    this.#pb = lib.newPerfBuffer(mapFd, pages, (cpu, sample) => {
+      this.#delivered++;
+      if (!this.#onSample) return;
+      try {
+        this.#onSample(cpu, sample);
+      } catch (error) {
+        // A throw cannot cross the C frames of perf_buffer__consume: keep the first.
+        this.#failure ??= error;
+      }
+    }, (cpu, count) => {
+      try {
+        this.#onLost?.(cpu, count);
+      } catch (error) {
+        this.#failure ??= error;
+      }
+    });
+    try {
+      this.#epollFd = lib.perfBufferEpollFd(this.#pb);
+    } catch (error) {
+      lib.freePerfBuffer(this.#pb);
+      throw error;
+    }
+  }
+
+  /** True once {@linkcode close} ran. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Waits up to `timeoutMs` milliseconds for samples without blocking the event loop, then
+   * drains every ring, calling the handlers synchronously. Returns as soon as one wait
+   * delivered something; resolves to the number of samples delivered (0 after close).
+   *
+   * @throws {Error} when another poll is running, when draining failed, or the first
+   * error a handler threw (rethrown after the drain, the other samples still delivered).
+   */
+  async poll(timeoutMs: number, onSample: SampleHandler, onLost: LostHandler): Promise<number> {
+    if (this.#closed) return 0;
+    if (this.#polling) throw new Error("Cannot poll the perf buffer: a poll is already running");
+    this.#polling = true;
+    try {
+      const deadline = Date.now() + Math.max(0, timeoutMs);
+      for (;;) {
+        const wait = Math.min(MAX_WAIT_MS, Math.max(0, deadline - Date.now()));
+        const ready = await this.#lib.epollWait(this.#epollFd, this.#events, wait);
+        if (this.#closed) return 0;
+        // -1 is EINTR (a signal hit the worker thread): drain anyway, it is cheap.
+        if (ready !== 0) {
+          const delivered = this.#drain(onSample, onLost);
+          if (delivered > 0) return delivered;
+        }
+        if (Date.now() >= deadline) return 0;
+      }
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  #drain(onSample: SampleHandler, onLost: LostHandler): number {
+    this.#onSample = onSample;
+    this.#onLost = onLost;
+    this.#delivered = 0;
+    this.#failure = null;
+    try {
+      this.#lib.consumePerfBuffer(this.#pb);
+    } catch (error) {
+      throw new Error(`Cannot read perf buffer: ${(error as Error).message}`, { cause: error });
+    } finally {
+      this.#onSample = null;
+      this.#onLost = null;
+    }
+    if (this.#failure !== null) throw this.#failure;
+    return this.#delivered;
+  }
+
+  /**
+   * Frees the rings and the callbacks. Idempotent. Safe while a {@linkcode poll} is
+   * pending: the wait in flight holds the kernel's epoll object and this reader's buffer
+   * only, ends within {@linkcode MAX_WAIT_MS}, and its poll then resolves to 0.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#lib.freePerfBuffer(this.#pb);
+  }
+
+  /** Same as {@linkcode close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

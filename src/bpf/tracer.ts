@@ -1,0 +1,285 @@
+/**
+ * The process tracer: crienrich's BPF object from open to close.
+ *
+ * open (embedded object) → configure (.rodata) → load → attach each tracepoint → perf
+ * buffer → poll … → close, each phase with its own error message (libbpf-bootstrap's
+ * `bootstrap_legacy.c` order). The object is embedded (`object.gen.ts`), so `deno compile`
+ * carries it and nothing is read from the source tree at run time.
+ * Kernel filter: see `bpf/crienrich.bpf.c`; event fields: `event.ts`.
+ *
+ * @module
+ */
+
+import { errorMessage, NotSupportedError, PermissionError } from "../errors.ts";
+import { BpfError, ENOENT } from "./errno.ts";
+import { decodeEvent, type ProcessEvent } from "./event.ts";
+import {
+  CONFIG_FIELDS,
+  CONFIG_RODATA_OFFSET,
+  CONFIG_SIZE,
+  CRIENRICH_VERDICT_ALLOW,
+  CRIENRICH_VERDICT_DENY,
+} from "./event_layout.gen.ts";
+import { CLOCK_BOOTTIME, CLOCK_REALTIME, type Handle, type Libbpf, openLibbpf } from "./libbpf.ts";
+import { OBJECT_BYTES } from "./object.gen.ts";
+import { PerfReader } from "./perf_reader.ts";
+import { checkTracingPrerequisites, hostMountNamespaceId } from "./prerequisites.ts";
+
+/** Options of {@linkcode ProcessTracer.open}. */
+export interface TracerOptions {
+  /** libbpf to load instead of the default search (a `--libbpf PATH` flag). */
+  libbpfPath?: string;
+  /** Pages (4 KiB) of perf ring per CPU, a power of two; default 64 (256 KiB, ~190 execs). */
+  perCpuBufferPages?: number;
+  /** Send exec events. */
+  traceExec: boolean;
+  /** Send exit events of whole processes. */
+  traceExit: boolean;
+  /** Send events from the host's mount namespace (`hostMntnsId`). */
+  traceHost: boolean;
+  /**
+   * Send events from mount namespaces without a verdict, flagged `mntnsUnknown`, so a
+   * just-started container is seen from its first exec; decide them with
+   * {@linkcode ProcessTracer.allowMountNamespace} / `denyMountNamespace`.
+   */
+  sendUnknown: boolean;
+  /** The host's mount namespace id; default: {@linkcode hostMountNamespaceId}. */
+  hostMntnsId?: bigint;
+}
+
+/** The BPF programs (C function names, ≤ 15 bytes: the kernel's BPF_OBJ_NAME_LEN). */
+const PROGRAMS = [
+  { name: "crienrich_exec", tracepoint: "sched/sched_process_exec", option: "traceExec" },
+  { name: "crienrich_exit", tracepoint: "sched/sched_process_exit", option: "traceExit" },
+] as const;
+const OBJECT_NAME = "crienrich";
+const DEFAULT_PAGES = 64;
+
+/** Re-throws `error` with `action` in front, keeping its exit-code class. */
+function wrap(action: string, error: unknown): Error {
+  const message = `Cannot ${action}: ${errorMessage(error)}`;
+  if (error instanceof PermissionError) return new PermissionError(message, { cause: error });
+  if (error instanceof NotSupportedError) return new NotSupportedError(message, { cause: error });
+  return new Error(message, { cause: error });
+}
+
+function u64Key(id: bigint): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(new BigUint64Array([BigInt.asUintN(64, id)]).buffer);
+}
+
+/**
+ * crienrich's BPF programs, loaded and attached, with their perf buffer. Needs root.
+ *
+ * @example
+ * ```ts
+ * using tracer = ProcessTracer.open({
+ *   traceExec: true, traceExit: true, traceHost: false, sendUnknown: true,
+ * });
+ * while (!stopping) {
+ *   await tracer.poll(100, (e) => handle(e), (cpu, n) => lost += n);
+ * }
+ * ```
+ */
+export class ProcessTracer implements Disposable {
+  readonly #lib: Libbpf;
+  readonly #object: Handle;
+  readonly #links: Handle[];
+  readonly #verdictFd: number;
+  readonly #reader: PerfReader;
+  #closed = false;
+
+  private constructor(
+    lib: Libbpf,
+    object: Handle,
+    links: Handle[],
+    verdictFd: number,
+    reader: PerfReader,
+  ) {
+    this.#lib = lib;
+    this.#object = object;
+    this.#links = links;
+    this.#verdictFd = verdictFd;
+    this.#reader = reader;
+  }
+
+  /**
+   * Checks the node ({@linkcode checkTracingPrerequisites}, mounting tracefs if needed),
+   * then opens, configures, loads and attaches the embedded object and maps the perf
+   * buffer. Everything created is released again when a phase fails.
+   *
+   * @throws {PermissionError} not root, or the kernel refused (EPERM).
+   * @throws {NotSupportedError} no BTF, no libbpf, no tracefs or tracepoint.
+   * @throws {RangeError} `perCpuBufferPages` is not a power of two.
+   * @throws {Error} any other failure, naming the phase, with a {@linkcode BpfError} cause.
+   */
+  static open(options: TracerOptions): ProcessTracer {
+    const pages = options.perCpuBufferPages ?? DEFAULT_PAGES;
+    if (!Number.isInteger(pages) || pages < 1 || (pages & (pages - 1)) !== 0) {
+      throw new RangeError(`Cannot open tracer: buffer pages must be a power of two, got ${pages}`);
+    }
+    checkTracingPrerequisites({ libbpfPath: options.libbpfPath });
+    const lib = openLibbpf(options.libbpfPath);
+    const hostMntnsId = options.hostMntnsId ?? hostMountNamespaceId();
+
+    let object: Handle;
+    try {
+      object = lib.openObject(OBJECT_BYTES, OBJECT_NAME);
+    } catch (error) {
+      throw wrap("open BPF object", error);
+    }
+    const links: Handle[] = [];
+    const undo = () => {
+      for (const link of links.reverse()) lib.destroyLink(link);
+      lib.closeObject(object);
+    };
+    try {
+      try {
+        const rodata = lib.findMap(object, ".rodata");
+        const value = lib.mapInitialValue(rodata);
+        writeConfig(value, { ...options, hostMntnsId });
+        lib.setMapInitialValue(rodata, value);
+      } catch (error) {
+        throw wrap("configure BPF object", error);
+      }
+      try {
+        lib.loadObject(object);
+      } catch (error) {
+        throw wrap("load BPF object", error);
+      }
+      for (const program of PROGRAMS) {
+        if (!options[program.option]) continue;
+        try {
+          links.push(lib.attachProgram(lib.findProgram(object, program.name)));
+        } catch (error) {
+          const action = `attach tracepoint ${program.tracepoint}`;
+          if (error instanceof BpfError && error.errno === ENOENT) {
+            throw new NotSupportedError(`Cannot ${action}: ${error.message}`, { cause: error });
+          }
+          throw wrap(action, error);
+        }
+      }
+      let verdictFd: number, reader: PerfReader;
+      try {
+        verdictFd = lib.mapFd(lib.findMap(object, "mntns_verdict"));
+        reader = new PerfReader(lib, lib.mapFd(lib.findMap(object, "events")), pages);
+      } catch (error) {
+        throw wrap("open perf buffer", error);
+      }
+      return new ProcessTracer(lib, object, links, verdictFd, reader);
+    } catch (error) {
+      undo();
+      throw error;
+    }
+  }
+
+  /** Sends events from mount namespace `id` (an inode number of `/proc/PID/ns/mnt`). */
+  allowMountNamespace(id: bigint): void {
+    this.#setVerdict(id, CRIENRICH_VERDICT_ALLOW);
+  }
+  /** Drops events from mount namespace `id` in the kernel. */
+  denyMountNamespace(id: bigint): void {
+    this.#setVerdict(id, CRIENRICH_VERDICT_DENY);
+  }
+  /**
+   * Removes the verdict of mount namespace `id` (its container is gone); later events from
+   * it are "unknown" again. Returns false when it had none.
+   */
+  forgetMountNamespace(id: bigint): boolean {
+    this.#assertOpen("forget mount namespace");
+    try {
+      return this.#lib.deleteElem(this.#verdictFd, u64Key(id));
+    } catch (error) {
+      throw wrap(`forget mount namespace ${id}`, error);
+    }
+  }
+  #setVerdict(id: bigint, verdict: number): void {
+    this.#assertOpen("set mount namespace verdict");
+    try {
+      this.#lib.updateElem(this.#verdictFd, u64Key(id), new Uint8Array([verdict]));
+    } catch (error) {
+      // E2BIG: the map's 16384 entries are used; forget namespaces of gone containers.
+      throw wrap(`set verdict of mount namespace ${id}`, error);
+    }
+  }
+  #assertOpen(action: string): void {
+    if (this.#closed) throw new Error(`Cannot ${action}: the tracer is closed`);
+  }
+
+  /**
+   * Waits up to `timeoutMs` milliseconds for events without blocking the event loop (in
+   * waits of at most 100 ms), then decodes and delivers every pending sample. Resolves to
+   * the number of samples delivered, 0 on timeout or after {@linkcode close}. Events come
+   * in order per CPU only (one ring each): sort by `tsBootNs` when order matters.
+   *
+   * @param onEvent called synchronously per event, with the raw sample for debugging
+   * @param onLost called when a CPU's ring overflowed: `count` samples are gone
+   * @throws {Error} draining failed, or the first error `onEvent`/`onLost` threw, or a
+   * sample did not decode (a {@linkcode RangeError} cause).
+   */
+  poll(
+    timeoutMs: number,
+    onEvent: (event: ProcessEvent, sample: Uint8Array) => void,
+    onLost: (cpu: number, count: bigint) => void,
+  ): Promise<number> {
+    return this.#reader.poll(timeoutMs, (cpu, sample) => {
+      let event: ProcessEvent;
+      try {
+        event = decodeEvent(sample);
+      } catch (error) {
+        throw new Error(`Cannot decode sample from CPU ${cpu}: ${errorMessage(error)}`, {
+          cause: error,
+        });
+      }
+      onEvent(event, sample);
+    }, onLost);
+  }
+
+  /**
+   * Converts an event's `tsBootNs` (CLOCK_BOOTTIME) to nanoseconds since the Unix epoch
+   * (CLOCK_REALTIME), using both clocks read now: exact up to clock steps (NTP) since.
+   */
+  bootTimeToWallClockNs(tsBootNs: bigint): bigint {
+    const realtime = this.#lib.clockNs(CLOCK_REALTIME);
+    const boottime = this.#lib.clockNs(CLOCK_BOOTTIME);
+    return realtime - boottime + tsBootNs;
+  }
+
+  /**
+   * Detaches the programs, frees the perf buffer and unloads the object, in reverse order
+   * of creation. Idempotent; safe while a {@linkcode poll} is pending (it resolves to 0
+   * within 100 ms). Afterwards `bpftool prog show` lists no crienrich program.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const errors: unknown[] = [];
+    for (const link of this.#links.reverse()) {
+      try {
+        this.#lib.destroyLink(link);
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    this.#reader.close();
+    this.#lib.closeObject(this.#object);
+    if (errors.length) throw wrap("detach BPF programs", errors[0]);
+  }
+
+  /** Same as {@linkcode close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Writes `struct crienrich_config` into a copy of the object's `.rodata`. */
+function writeConfig(rodata: Uint8Array, config: TracerOptions & { hostMntnsId: bigint }): void {
+  if (rodata.length < CONFIG_RODATA_OFFSET + CONFIG_SIZE) {
+    throw new RangeError(`.rodata is ${rodata.length} bytes, too short for the config`);
+  }
+  const view = new DataView(rodata.buffer, rodata.byteOffset + CONFIG_RODATA_OFFSET, CONFIG_SIZE);
+  view.setBigUint64(CONFIG_FIELDS.host_mntns_id.offset, config.hostMntnsId, true);
+  view.setUint8(CONFIG_FIELDS.trace_host.offset, config.traceHost ? 1 : 0);
+  view.setUint8(CONFIG_FIELDS.send_unknown.offset, config.sendUnknown ? 1 : 0);
+  view.setUint8(CONFIG_FIELDS.trace_exec.offset, config.traceExec ? 1 : 0);
+  view.setUint8(CONFIG_FIELDS.trace_exit.offset, config.traceExit ? 1 : 0);
+}
