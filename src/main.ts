@@ -10,11 +10,13 @@ import type { CommandIO } from "./cli/io.ts";
 import { runRuntimes } from "./cli/runtimes.ts";
 import { runPs } from "./cli/ps.ts";
 import { runInspect } from "./cli/inspect.ts";
+import { runTrace } from "./cli/trace.ts";
 
 const COMMANDS: Record<
   string,
   { run: (args: string[], io: CommandIO) => Promise<ExitCode>; summary: string }
 > = {
+  trace: { run: runTrace, summary: "live exec/exit events of pods, enriched with their pod" },
   ps: { run: runPs, summary: "list containers with their pods" },
   inspect: { run: runInspect, summary: "one container's record as JSON" },
   runtimes: { run: runRuntimes, summary: "CRI endpoints tried and what answers" },

@@ -7,7 +7,7 @@
 import { type EndpointProbe, probeAll, readEndpointSettings } from "../runtime/discovery.ts";
 import { type Column, describeColumns, renderTable } from "../output/table.ts";
 import { GLOBAL_HELP, parseCommandArgs, parseOutputFormat } from "./options.ts";
-import { ExitCode } from "../errors.ts";
+import { ExitCode, PermissionError, RuntimeUnavailableError } from "../errors.ts";
 import type { CommandIO } from "./io.ts";
 
 const COLUMNS: readonly Column<EndpointProbe>[] = [
@@ -32,7 +32,8 @@ const HELP = `Usage: crienrich runtimes [-o table|json]
 
 Tries every candidate CRI endpoint (or only the one named by --runtime-endpoint,
 CONTAINER_RUNTIME_ENDPOINT or /etc/crictl.yaml) with a CRI Version call and reports each.
-Exit code 0 when at least one answers, 3 otherwise.
+Exit code 0 when at least one answers, 4 when every socket found denies access, 3 otherwise
+(then one line on stderr names each socket tried).
 
 Columns:
 ${describeColumns(COLUMNS)}
@@ -42,7 +43,12 @@ runtime_name, runtime_version, cri_api_version.
 
 ${GLOBAL_HELP}`;
 
-/** Runs `crienrich runtimes`. Returns the exit code. @throws {UsageError} */
+/**
+ * Runs `crienrich runtimes`: prints every probe, then returns 0 when one answered.
+ * @throws {UsageError} on bad flags
+ * @throws {PermissionError} when every socket found denies access (after printing)
+ * @throws {RuntimeUnavailableError} when none answered (after printing)
+ */
 export async function runRuntimes(args: string[], io: CommandIO): Promise<ExitCode> {
   const { values, global } = parseCommandArgs("runtimes", args, {
     output: { type: "string", short: "o" },
@@ -70,5 +76,15 @@ export async function runRuntimes(args: string[], io: CommandIO): Promise<ExitCo
   } else {
     for (const line of renderTable(COLUMNS, probes)) io.out.writeLine(line);
   }
-  return probes.some((p) => p.status === "ok") ? ExitCode.Ok : ExitCode.RuntimeUnavailable;
+  if (probes.some((p) => p.status === "ok")) return ExitCode.Ok;
+  // As connectRuntime: sockets that exist but deny access mean "run as root" (exit 4).
+  const present = probes.filter((p) => p.status !== "missing");
+  const named = present.length > 0 ? present : probes.length === 1 ? probes : [];
+  const tried = named.length > 0
+    ? named.map((p) => `${p.endpoint} (${p.status})`).join(", ")
+    : "no well-known socket exists";
+  if (present.length > 0 && present.every((p) => p.status === "permission denied")) {
+    throw new PermissionError(`No container runtime answered: ${tried} (run as root)`);
+  }
+  throw new RuntimeUnavailableError(`No container runtime answered: ${tried}`);
 }

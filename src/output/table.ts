@@ -20,6 +20,8 @@ export interface Column<Row> {
   value: (row: Row) => string;
   /** Longest cell, in characters; longer text is cut with "…". */
   maxWidth?: number;
+  /** Fixed width for streamed tables ({@linkcode renderStreamRow}); default 12. */
+  width?: number;
 }
 
 function fit(text: string, maxWidth: number | undefined): string {
@@ -45,4 +47,18 @@ export function renderTable<Row>(columns: readonly Column<Row>[], rows: readonly
 export function describeColumns<Row>(columns: readonly Column<Row>[]): string {
   const width = Math.max(...columns.map((c) => c.header.length));
   return columns.map((c) => `  ${c.header.padEnd(width)}  ${c.description}`).join("\n");
+}
+
+/**
+ * One row of a streamed table (rows printed as they come, so widths cannot depend on later
+ * rows): each cell but the last is cut with "…" or padded to the column's fixed `width`.
+ * Pass the headers as a row of strings to get the header line.
+ */
+export function renderStreamRow<Row>(columns: readonly Column<Row>[], row: Row | "header"): string {
+  return columns.map((column, i) => {
+    const text = row === "header" ? column.header : fit(column.value(row), undefined);
+    if (i === columns.length - 1) return text;
+    const width = column.width ?? 12;
+    return (text.length > width ? `${text.slice(0, width - 1)}…` : text).padEnd(width);
+  }).join(" ").trimEnd();
 }

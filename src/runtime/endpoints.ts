@@ -78,7 +78,8 @@ export function crictlRuntimeEndpoint(yamlText: string): string | undefined {
   for (const line of yamlText.split("\n")) {
     const match = /^runtime-endpoint\s*:\s*(.*?)\s*$/.exec(line);
     if (match) {
-      const value = match[1]!.replace(/\s+#.*$/, "").replace(/^(["'])(.*)\1$/, "$2");
+      // A YAML comment starts at "#" after whitespace, or at the value's start (`key: # x`).
+      const value = match[1]!.replace(/(^|\s+)#.*$/, "").replace(/^(["'])(.*)\1$/, "$2");
       return value || undefined;
     }
   }

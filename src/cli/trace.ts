@@ -1,0 +1,183 @@
+/**
+ * `crienrich trace`: live exec and exit events of the selected pods' processes, each
+ * enriched with its pod, namespace, container, image and labels.
+ *
+ * @module
+ */
+import { hostname } from "node:os";
+import { ExitCode, UsageError, WaitTimeoutError } from "../errors.ts";
+import { describeColumns, renderStreamRow } from "../output/table.ts";
+import {
+  execMatches,
+  lostEventJson,
+  type TimedEvent,
+  TRACE_COLUMNS,
+  traceEventJson,
+} from "../output/trace_event.ts";
+import { selectsEverything } from "../runtime/selector.ts";
+import { runTraceSession } from "../trace/session.ts";
+import { GLOBAL_HELP, parseCommandArgs, parseDurationMs, parseOutputFormat } from "./options.ts";
+import { describeSelector, SELECTOR_OPTIONS, selectorFromValues } from "./ps.ts";
+import { openInventory } from "./context.ts";
+import type { CommandIO } from "./io.ts";
+
+const HELP =
+  `Usage: crienrich trace [--pod P] [-n NS] [--container C] [-l key=value]... [--all] [--host]
+                       [--events exec,exit] [-o table|json] [--count N] [--duration D]
+                       [--until-exec PATTERN] [--buffer-pages N] [--libbpf PATH]
+
+Prints every process that starts (exec) or ends (exit) in the selected containers, joined
+in-process with its pod. The kernel filters by mount namespace, so unselected containers cost
+nothing. Containers that start during the trace are traced from their first process; a pod
+that does not exist yet is waited for. Stops on Ctrl-C, SIGTERM, --count or --duration, and
+prints a summary (events seen, printed, lost, unresolved) on stderr.
+
+Selection (ANDed; one of them, --all or --host is required):
+      --pod P            pod name
+  -n, --namespace NS     pod namespace
+      --container C      container name
+  -l, --label K=V        pod or container label, repeatable
+      --all              every container
+      --host             also processes outside any container
+
+Output and stopping:
+      --events LIST      exec, exit or exec,exit (default)
+  -o, --output F         table (default) or json (NDJSON, README "Trace events")
+      --count N          stop after N printed events
+      --duration D       stop after D (e.g. 30s)
+      --until-exec PAT   stop at the first exec whose binary path or argv[0] equals PAT, or
+                         whose command line contains it: exit code 0 when seen, 7 when
+                         --duration (or Ctrl-C) ends the trace first
+      --buffer-pages N   perf buffer size per CPU in 4 KiB pages, a power of two (default 64)
+      --resolve-wait D   how long an event of a new container waits for its pod (default 2s)
+      --libbpf PATH      libbpf shared object to load (default: libbpf.so.1 from the system)
+
+Columns:
+${describeColumns(TRACE_COLUMNS)}
+
+${GLOBAL_HELP}`;
+
+/** Runs `crienrich trace`. Returns the exit code. @throws {CliError} */
+export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode> {
+  const { values, global } = parseCommandArgs("trace", args, {
+    ...SELECTOR_OPTIONS,
+    all: { type: "boolean" },
+    host: { type: "boolean" },
+    events: { type: "string" },
+    output: { type: "string", short: "o" },
+    count: { type: "string" },
+    duration: { type: "string" },
+    "until-exec": { type: "string" },
+    "buffer-pages": { type: "string" },
+    "resolve-wait": { type: "string" },
+    libbpf: { type: "string" },
+  });
+  if (global.help) {
+    io.out.writeLine(HELP);
+    return ExitCode.Ok;
+  }
+  const format = parseOutputFormat(values.output, ["table", "json"] as const, "table");
+  const selector = selectorFromValues(values);
+  const named = !selectsEverything(selector);
+  if (named && values.all) {
+    throw new UsageError("--all cannot be combined with --pod, -n, --container or -l");
+  }
+  if (!named && !values.all && !values.host) {
+    throw new UsageError(
+      'Nothing selected: name a pod (--pod), namespace (-n), container (--container), label (-l), or use --all or --host (see "crienrich trace --help")',
+    );
+  }
+  const events = new Set((values.events ?? "exec,exit").split(",").map((e) => e.trim()));
+  for (const e of events) {
+    if (e !== "exec" && e !== "exit") {
+      throw new UsageError(`Invalid --events "${values.events}": expected exec, exit or exec,exit`);
+    }
+  }
+  const count = values.count === undefined ? undefined : positiveInteger(values.count, "--count");
+  const pages = values["buffer-pages"] === undefined
+    ? undefined
+    : positiveInteger(values["buffer-pages"], "--buffer-pages");
+  if (pages !== undefined && (pages & (pages - 1)) !== 0) {
+    throw new UsageError(`Invalid --buffer-pages "${pages}": expected a power of two`);
+  }
+  const durationMs = values.duration === undefined
+    ? undefined
+    : parseDurationMs(values.duration, "--duration");
+  const resolveWaitMs = values["resolve-wait"] === undefined
+    ? 2000
+    : parseDurationMs(values["resolve-wait"], "--resolve-wait");
+  const untilExec = values["until-exec"];
+  if (untilExec !== undefined && !events.has("exec")) {
+    throw new UsageError("--until-exec needs exec events (--events exec or exec,exit)");
+  }
+
+  const node = Deno.env.get("NODE_NAME") || hostname();
+  const inventory = await openInventory(global, io.diagnostics);
+  const stop = Promise.withResolvers<void>();
+  const onSignal = () => stop.resolve();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  let printed = 0;
+  let matched = false;
+  if (format === "table") io.out.writeLine(renderStreamRow(TRACE_COLUMNS, "header"));
+  try {
+    const summary = await runTraceSession({
+      inventory,
+      selector: named || values.all ? selector : null,
+      includeHost: values.host === true,
+      traceExec: events.has("exec"),
+      traceExit: events.has("exit"),
+      ...(pages ? { perCpuBufferPages: pages } : {}),
+      ...(values.libbpf ? { libbpfPath: values.libbpf } : {}),
+      ...(global.hostRoot ? { hostRoot: global.hostRoot } : {}),
+      resolveWaitMs,
+      ...(durationMs !== undefined ? { durationMs } : {}),
+      stopSignal: stop.promise,
+      diagnostics: (line) => io.diagnostics(`crienrich: ${line}`),
+      onStarted: (selected) => {
+        if (named && selected.length === 0) {
+          io.diagnostics(`crienrich: waiting for ${describeSelector(selector)} to start`);
+        }
+      },
+      emit: (enriched, timeNs) => {
+        const timed: TimedEvent = { ...enriched, timeNs };
+        const ok = format === "json"
+          ? io.out.writeJson(traceEventJson(timed, node))
+          : io.out.writeLine(renderStreamRow(TRACE_COLUMNS, timed));
+        printed++;
+        if (untilExec !== undefined && execMatches(enriched.event, untilExec)) {
+          matched = true;
+          return false;
+        }
+        return ok && (count === undefined || printed < count);
+      },
+      onLost: (cpu, lost, timeNs) => {
+        if (format === "json") io.out.writeJson(lostEventJson(timeNs, node, cpu, lost));
+        else {io.diagnostics(
+            `crienrich: lost ${lost} events on CPU ${cpu} (perf buffer full: raise --buffer-pages)`,
+          );}
+      },
+    });
+    io.diagnostics(
+      `crienrich: ${summary.seen} events seen, ${summary.printed} printed, ${summary.lost} lost, ${summary.unresolved} unresolved`,
+    );
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    inventory.client.close();
+  }
+  if (untilExec !== undefined && !matched) {
+    throw new WaitTimeoutError(
+      `No exec matching "${untilExec}" in ${describeSelector(selector)} before the trace ended`,
+    );
+  }
+  return ExitCode.Ok;
+}
+
+function positiveInteger(text: string, flag: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value <= 0) {
+    throw new UsageError(`Invalid ${flag} "${text}": expected a positive integer`);
+  }
+  return value;
+}

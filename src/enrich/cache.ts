@@ -1,0 +1,110 @@
+/**
+ * The enrichment cache: mount namespace id → container record and whether it is selected.
+ *
+ * Seeded from one inventory listing at start; each unknown namespace is then resolved once
+ * (concurrent lookups of the same namespace share one promise), never once per event. Each
+ * verdict is pushed to the kernel's filter map through `onVerdict`, so the kernel stops
+ * sending events of unselected containers.
+ *
+ * @module
+ */
+import type { ContainerRecord } from "../runtime/record.ts";
+import { type ContainerSelector, matchesSelector } from "../runtime/selector.ts";
+import type { ContainerResolver, Resolution } from "./resolver.ts";
+
+/** What the cache knows of one mount namespace. */
+export interface NamespaceEntry {
+  /** The container, or null for a namespace that is no container's. */
+  record: ContainerRecord | null;
+  /** Whether events of this namespace are printed. */
+  selected: boolean;
+}
+
+/** Called once per decided namespace: true = allow in the kernel, false = deny. */
+export type VerdictSink = (mntnsId: bigint, allow: boolean) => void;
+
+/** Options of {@linkcode EnrichmentCache}. */
+export interface CacheOptions {
+  /** Which containers are traced; null selects none (`--host` alone). */
+  selector: ContainerSelector | null;
+  /** Print processes that are in no container (`--host`). */
+  includeHost: boolean;
+  onVerdict: VerdictSink;
+}
+
+/** mntns id → entry, with at most one resolution in flight per namespace. */
+export class EnrichmentCache {
+  readonly #entries = new Map<bigint, NamespaceEntry>();
+  readonly #pending = new Map<bigint, Promise<NamespaceEntry | undefined>>();
+  readonly #resolver: ContainerResolver;
+  readonly #options: CacheOptions;
+  /** Resolutions started (for the summary and tests: one per new namespace). */
+  resolutions = 0;
+
+  constructor(resolver: ContainerResolver, options: CacheOptions) {
+    this.#resolver = resolver;
+    this.#options = options;
+  }
+
+  /** Decides every running container of a listing (startup). Returns the selected ones. */
+  seed(records: readonly ContainerRecord[]): ContainerRecord[] {
+    const selected: ContainerRecord[] = [];
+    for (const record of records) {
+      if (record.mntns_id === null) continue;
+      const entry = this.#decide(BigInt(record.mntns_id), record);
+      if (entry.selected) selected.push(record);
+    }
+    return selected;
+  }
+
+  /** The entry of a namespace, when decided. Synchronous: the per-event hot path. */
+  lookup(mntnsId: bigint): NamespaceEntry | undefined {
+    return this.#entries.get(mntnsId);
+  }
+
+  /**
+   * Resolves a namespace seen from process `pid`, once. Resolves to undefined when the
+   * process vanished and no container matches (the events stay unresolved); rejects on CRI
+   * transport errors.
+   */
+  resolve(mntnsId: bigint, pid: number): Promise<NamespaceEntry | undefined> {
+    const known = this.#entries.get(mntnsId);
+    if (known) return Promise.resolve(known);
+    let pending = this.#pending.get(mntnsId);
+    if (!pending) {
+      this.resolutions++;
+      pending = this.#resolver.resolve(pid, mntnsId).then((resolution: Resolution) => {
+        this.#pending.delete(mntnsId);
+        if (resolution.kind === "gone") return undefined;
+        return this.#decide(mntnsId, resolution.kind === "container" ? resolution.record : null);
+      }, (error) => {
+        this.#pending.delete(mntnsId);
+        throw error;
+      });
+      this.#pending.set(mntnsId, pending);
+    }
+    return pending;
+  }
+
+  /** Drops a namespace (its container ended: the id may be reused by the kernel). */
+  forget(mntnsId: bigint): void {
+    this.#entries.delete(mntnsId);
+  }
+
+  /** Whether any decided container is selected. */
+  hasSelected(): boolean {
+    for (const entry of this.#entries.values()) if (entry.selected && entry.record) return true;
+    return false;
+  }
+
+  #decide(mntnsId: bigint, record: ContainerRecord | null): NamespaceEntry {
+    const { selector, includeHost } = this.#options;
+    const selected = record
+      ? selector !== null && matchesSelector(record, { ...selector, includeStopped: true })
+      : includeHost;
+    const entry = { record, selected };
+    this.#entries.set(mntnsId, entry);
+    this.#options.onVerdict(mntnsId, selected);
+    return entry;
+  }
+}

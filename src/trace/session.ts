@@ -1,0 +1,116 @@
+/**
+ * One trace session: the BPF tracer, the runtime's containers and the enrichment pipeline
+ * wired together, run until a stop condition, then torn down in reverse order.
+ *
+ * Order of start-up, chosen so a container starting meanwhile is not missed: the tracer is
+ * attached first (sending events of unknown mount namespaces), then the runtime is listed
+ * and each known container's verdict is written to the kernel. A container that starts
+ * later shows up through its first exec in an unknown namespace and is resolved once.
+ *
+ * @module
+ */
+import { ProcessTracer } from "../bpf/mod.ts";
+import type { ContainerInventory } from "../runtime/inventory.ts";
+import type { ContainerSelector } from "../runtime/selector.ts";
+import { ContainerResolver } from "../enrich/resolver.ts";
+import { EnrichmentCache } from "../enrich/cache.ts";
+import { type EnrichedEvent, EventPipeline, type PipelineCounts } from "../enrich/pipeline.ts";
+import type { ContainerRecord } from "../runtime/record.ts";
+
+/** Options of {@linkcode runTraceSession}. */
+export interface TraceSessionOptions {
+  inventory: ContainerInventory;
+  /** Containers to trace; null traces none (host only). */
+  selector: ContainerSelector | null;
+  /** Also print processes outside containers. */
+  includeHost: boolean;
+  traceExec: boolean;
+  traceExit: boolean;
+  /** Perf buffer pages per CPU (power of two). */
+  perCpuBufferPages?: number;
+  libbpfPath?: string;
+  hostRoot?: string;
+  /** How long an event of a new namespace waits for its container, in ms. */
+  resolveWaitMs: number;
+  /** Stop after this long, in ms. */
+  durationMs?: number;
+  /** Receives each printed event with its wall-clock time (ns); false stops the session. */
+  emit: (event: EnrichedEvent, timeNs: bigint) => boolean;
+  /** Receives lost-sample reports: cpu, count, wall-clock time (ns). */
+  onLost: (cpu: number, count: number, timeNs: bigint) => void;
+  /** Called once after start-up with the containers already running that are selected. */
+  onStarted?: (selected: ContainerRecord[]) => void;
+  /** One-line notices (resolution failures). */
+  diagnostics: (line: string) => void;
+  /** Resolves when the operator asks to stop (SIGINT, SIGTERM). */
+  stopSignal: Promise<void>;
+}
+
+/** What a finished session reports. */
+export interface TraceSummary extends PipelineCounts {
+  /** Container lookups made for namespaces first seen during the trace. */
+  resolutions: number;
+  /** Why it stopped. */
+  stoppedBy: "signal" | "duration" | "emit";
+}
+
+/**
+ * Runs a trace until the stop signal, the duration, or `emit` returning false. Closes the
+ * tracer (detaching every program) before returning or throwing.
+ *
+ * @throws {PermissionError|NotSupportedError} from opening the tracer.
+ * @throws {RuntimeUnavailableError} from listing the runtime's containers.
+ */
+export async function runTraceSession(options: TraceSessionOptions): Promise<TraceSummary> {
+  const tracer = ProcessTracer.open({
+    traceExec: options.traceExec,
+    traceExit: options.traceExit,
+    traceHost: options.includeHost,
+    sendUnknown: true,
+    ...(options.perCpuBufferPages ? { perCpuBufferPages: options.perCpuBufferPages } : {}),
+    ...(options.libbpfPath ? { libbpfPath: options.libbpfPath } : {}),
+  });
+  try {
+    const cache = new EnrichmentCache(
+      new ContainerResolver(options.inventory, options.hostRoot),
+      {
+        selector: options.selector,
+        includeHost: options.includeHost,
+        onVerdict: (id, allow) =>
+          allow ? tracer.allowMountNamespace(id) : tracer.denyMountNamespace(id),
+      },
+    );
+    const pipeline = new EventPipeline({
+      cache,
+      resolveWaitMs: options.resolveWaitMs,
+      emit: (event) => options.emit(event, tracer.bootTimeToWallClockNs(event.event.tsBootNs)),
+      onError: (error) => options.diagnostics(`cannot resolve container: ${String(error)}`),
+    });
+    const onEvent = (event: Parameters<EventPipeline["push"]>[0]) => pipeline.push(event);
+    const onLost = (cpu: number, count: bigint) => {
+      pipeline.addLost(Number(count));
+      options.onLost(cpu, Number(count), BigInt(Date.now()) * 1_000_000n);
+    };
+
+    // Attached: now learn the containers already running and tell the kernel.
+    const selected = cache.seed(await options.inventory.list());
+    options.onStarted?.(selected);
+
+    let stoppedBy: TraceSummary["stoppedBy"] | undefined;
+    options.stopSignal.then(() => (stoppedBy ??= "signal"));
+    const deadline = options.durationMs === undefined ? Infinity : Date.now() + options.durationMs;
+    while (stoppedBy === undefined) {
+      await tracer.poll(100, onEvent, onLost);
+      if (pipeline.stopped) stoppedBy = "emit";
+      else if (Date.now() >= deadline) stoppedBy = "duration";
+    }
+    // Events already read are still printed (bounded by the resolution wait).
+    if (stoppedBy !== "emit") {
+      await tracer.poll(0, onEvent, onLost);
+      await pipeline.flush();
+    }
+    return { ...pipeline.counts, resolutions: cache.resolutions, stoppedBy };
+  } finally {
+    tracer.close();
+  }
+}
