@@ -137,6 +137,12 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
       onStarted: (selected) => {
         if (named && selected.length === 0) {
           io.diagnostics(`crienrich: waiting for ${describeSelector(selector)} to start`);
+        } else {
+          const what = values.all ? "every container" : named ? describeSelector(selector) : "";
+          const host = values.host ? (what ? " and the host" : "the host") : "";
+          io.diagnostics(
+            `crienrich: tracing ${what}${host} (${selected.length} running containers selected)`,
+          );
         }
       },
       emit: (enriched, timeNs) => {

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import type { ContainerInventory } from "../runtime/inventory.ts";
 import type { ContainerRecord } from "../runtime/record.ts";
 import { parseCgroupPath } from "../runtime/cgroup.ts";
-import { cgroupPathOfPid } from "../runtime/proc.ts";
+import { cgroupPathOfPid, mountNamespaceIdOfPid } from "../runtime/proc.ts";
 import { NotFoundError } from "../errors.ts";
 
 /** What a mount namespace turned out to be. */
@@ -50,7 +50,13 @@ export class ContainerResolver {
       cgroupPath = await cgroupPathOfPid(pid, this.#procRoot);
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
-      return await this.#byMountNamespace(mntnsId, `process ${pid} exited before lookup`);
+      // Short-lived processes (runc's intermediate child, a quick exec) are often gone
+      // already; any other process in the same namespace tells the same container.
+      const sibling = await this.#livePidIn(mntnsId);
+      if (sibling === undefined) {
+        return await this.#byMountNamespace(mntnsId, `process ${pid} exited before lookup`);
+      }
+      return await this.resolve(sibling, mntnsId);
     }
     const ref = parseCgroupPath(cgroupPath);
     if (!ref) return { kind: "not-container", reason: `cgroup "${cgroupPath}" is no container's` };
@@ -69,6 +75,17 @@ export class ContainerResolver {
         ref.containerId.slice(0, 13)
       } is not listed by the runtime (a pod sandbox or another runtime's)`,
     };
+  }
+
+  /** A live process whose mount namespace is `mntnsId` (one stat per process), if any. */
+  async #livePidIn(mntnsId: bigint): Promise<number | undefined> {
+    for await (const entry of Deno.readDir(this.#procRoot)) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      const pid = Number(entry.name);
+      const id = await mountNamespaceIdOfPid(pid, this.#procRoot).catch(() => undefined);
+      if (id === mntnsId) return pid;
+    }
+    return undefined;
   }
 
   /** Last resort for a vanished process: a listed container with the same namespace. */

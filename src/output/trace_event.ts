@@ -94,7 +94,12 @@ export function traceEventJson(timed: TimedEvent, node: string): Record<string, 
 }
 
 /** The NDJSON object reporting samples the kernel dropped. */
-export function lostEventJson(timeNs: bigint, node: string, cpu: number, count: number) {
+export function lostEventJson(
+  timeNs: bigint,
+  node: string,
+  cpu: number,
+  count: number,
+): Record<string, unknown> {
   return { time: nsToRfc3339(timeNs), type: "lost", node, cpu, lost: count };
 }
 

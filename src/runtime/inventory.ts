@@ -99,9 +99,10 @@ export class ContainerInventory {
     const status = response.status;
     const container = status ? { ...status, podSandboxId: listed.podSandboxId } : listed;
     const info = parseContainerInfo(response.info);
-    const running = container.state === "CONTAINER_RUNNING";
-    const process = running ? await this.#processFacts(info.pid, info.specCgroupsPath) : {};
-    if (!running && info.specCgroupsPath) {
+    // A created container already has its init process (runc waits before the exec).
+    const live = container.state === "CONTAINER_RUNNING" || container.state === "CONTAINER_CREATED";
+    const process = live ? await this.#processFacts(info.pid, info.specCgroupsPath) : {};
+    if (!live && info.specCgroupsPath) {
       process.cgroupPath = cgroupsPathToCgroupPath(info.specCgroupsPath);
     }
     return buildContainerRecord({

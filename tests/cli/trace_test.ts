@@ -1,0 +1,284 @@
+/**
+ * `crienrich trace` end to end: the real kernel, a real private containerd, pods created as
+ * the kubelet creates them (pod-level cgroup parent `/kubepods/besteffort/pod<uid>`), and
+ * commands run in them with CRI ExecSync.
+ */
+import assert from "node:assert/strict";
+import { realTest, withLab } from "../harness/real.ts";
+import type { Lab } from "../../scripts/lab/lab.ts";
+import { ExitCode } from "../../src/errors.ts";
+
+const mainPath = new URL("../../src/main.ts", import.meta.url).pathname;
+
+interface TraceEvent {
+  time: string;
+  type: "exec" | "exit" | "lost";
+  node: string;
+  process: {
+    pid: number;
+    ppid: number;
+    comm: string;
+    binary?: string;
+    args?: string[];
+    exit_code?: number;
+    signal?: number;
+    duration_ns?: number;
+  };
+  container: { id: string; name: string; image: string; image_id: string; runtime: string } | null;
+  pod: { name: string; namespace: string; uid: string; labels: Record<string, string> } | null;
+  lost?: number;
+}
+
+/** A `crienrich trace` subprocess whose stdout is NDJSON and stderr lines are watched. */
+class TraceProcess {
+  readonly child: Deno.ChildProcess;
+  readonly stderrLines: string[] = [];
+  readonly #stdout: Promise<string>;
+  readonly #stderrDone: Promise<void>;
+
+  constructor(args: string[], socket: string) {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "--quiet", mainPath, "trace", "-o", "json", ...args],
+      env: { CONTAINER_RUNTIME_ENDPOINT: socket, NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.child = child;
+    this.#stdout = new Response(child.stdout).text();
+    this.#stderrDone = (async () => {
+      let buffer = "";
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+        buffer += chunk;
+        const lines = buffer.split("\n");
+        buffer = lines.pop()!;
+        this.stderrLines.push(...lines);
+      }
+      if (buffer) this.stderrLines.push(buffer);
+    })();
+  }
+
+  /** Waits until a stderr line matches (the tracer announces itself when attached). */
+  async waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<string> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      const line = this.stderrLines.find((l) => pattern.test(l));
+      if (line) return line;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`no stderr line matching ${pattern}; got ${JSON.stringify(this.stderrLines)}`);
+  }
+
+  /** Waits for exit; returns code, parsed events and stderr. */
+  async finish(): Promise<{ code: number; events: TraceEvent[]; stderr: string[] }> {
+    const [status, stdout] = await Promise.all([this.child.status, this.#stdout]);
+    await this.#stderrDone;
+    const events = stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line));
+    return { code: status.code, events, stderr: this.stderrLines };
+  }
+}
+
+async function bpfProgramsOfOurs(): Promise<string[]> {
+  const output = await new Deno.Command("bpftool", { args: ["-j", "prog", "show"] }).output();
+  const programs = JSON.parse(new TextDecoder().decode(output.stdout)) as { name?: string }[];
+  return programs.map((p) => p.name ?? "").filter((name) => name.startsWith("crienrich"));
+}
+
+async function setup(lab: Lab) {
+  const foo = await lab.runPod({
+    name: "foo",
+    namespace: "demo",
+    labels: { app: "web" },
+    cgroupParent: "kubelet",
+  });
+  const app = await lab.runContainer(foo, "app");
+  const bar = await lab.runPod({ name: "bar", namespace: "demo", cgroupParent: "kubelet" });
+  const db = await lab.runContainer(bar, "db");
+  return { foo, app, bar, db };
+}
+
+realTest("trace reports execs and exits of the selected pod only, enriched", async (t) => {
+  await withLab(async (lab) => {
+    const { foo, app, db } = await setup(lab);
+    const trace = new TraceProcess(["--pod", "foo", "-n", "demo", "--duration", "60s"], lab.socket);
+    await trace.waitFor(/^crienrich: tracing pod "foo", namespace "demo" \(1 running/);
+
+    const inFoo = await lab.exec(app, ["/bin/sh", "-c", "echo hello-crienrich a b; exit 3"]);
+    assert.equal(inFoo.exitCode, 3);
+    assert.equal((await lab.exec(db, ["/bin/sh", "-c", "echo in-bar; exit 0"])).exitCode, 0);
+    const host = await new Deno.Command("/bin/sh", { args: ["-c", "echo host-marker-crienrich"] })
+      .output();
+    assert.ok(host.success);
+    // A container started after the trace began: its entrypoint's exec must appear.
+    const late = await lab.runContainer(foo, "late", [
+      "/bin/sh",
+      "-c",
+      "echo late-entrypoint-crienrich; exec /bin/sleep 3600",
+    ]);
+    // Wait for the entrypoint's exec of sleep to have happened, then stop the trace.
+    await new Promise((r) => setTimeout(r, 1500));
+    trace.child.kill("SIGINT");
+    const { code, events, stderr } = await trace.finish();
+    assert.equal(code, ExitCode.Ok, stderr.join("\n"));
+
+    await t.step(
+      "the exec in foo carries pod, namespace, container, image, binary and args",
+      () => {
+        const exec = events.find((e) =>
+          e.type === "exec" && e.process.args?.[2] === "echo hello-crienrich a b; exit 3"
+        );
+        assert.ok(exec, JSON.stringify(events.map((e) => e.process.args)));
+        assert.equal(exec.process.binary, "/bin/sh");
+        assert.deepEqual(exec.process.args, ["/bin/sh", "-c", "echo hello-crienrich a b; exit 3"]);
+        assert.equal(exec.pod?.name, "foo");
+        assert.equal(exec.pod?.namespace, "demo");
+        assert.equal(exec.pod?.uid, foo.uid);
+        assert.deepEqual(exec.pod?.labels, { app: "web" });
+        assert.equal(exec.container?.id, app);
+        assert.equal(exec.container?.name, "app");
+        assert.equal(exec.container?.image, "crienrich.local/busybox:1");
+        assert.match(exec.container?.image_id ?? "", /^sha256:[0-9a-f]{64}$/);
+        assert.equal(exec.container?.runtime, "containerd");
+        assert.match(exec.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+        const skew = Math.abs(Date.parse(exec.time) - Date.now());
+        assert.ok(skew < 60_000, `event time ${exec.time} is ${skew} ms off`);
+
+        const exit = events.find((e) => e.type === "exit" && e.process.pid === exec.process.pid);
+        assert.ok(exit, "exit event of the exec'd shell");
+        assert.equal(exit.process.exit_code, 3);
+        assert.equal(exit.process.signal, 0);
+        assert.ok((exit.process.duration_ns ?? 0) > 0);
+        assert.equal(exit.container?.name, "app");
+      },
+    );
+
+    await t.step("execs in other pods and on the host are not reported", () => {
+      for (const event of events) {
+        assert.equal(event.pod?.name, "foo", JSON.stringify(event));
+        assert.equal(event.pod?.namespace, "demo");
+      }
+      const text = JSON.stringify(events);
+      assert.ok(!text.includes("in-bar"));
+      assert.ok(!text.includes("host-marker-crienrich"));
+    });
+
+    await t.step("a container started during the trace is seen from its entrypoint on", () => {
+      const entry = events.find((e) =>
+        e.type === "exec" && e.process.args?.[2]?.startsWith("echo late-entrypoint-crienrich")
+      );
+      assert.ok(entry, "entrypoint exec of the late container");
+      assert.equal(entry.container?.id, late);
+      assert.equal(entry.container?.name, "late");
+      assert.equal(entry.pod?.name, "foo");
+      const sleep = events.find((e) => e.type === "exec" && e.process.binary === "/bin/sleep");
+      assert.ok(sleep);
+      assert.equal(sleep.container?.name, "late");
+    });
+
+    await t.step("stderr ends with the summary line", () => {
+      assert.match(
+        stderr.at(-1)!,
+        /^crienrich: \d+ events seen, \d+ printed, 0 lost, 0 unresolved$/,
+      );
+    });
+
+    await t.step("no BPF program of ours is left after exit", async () => {
+      assert.deepEqual(await bpfProgramsOfOurs(), []);
+    });
+  });
+});
+
+realTest("trace waits for a pod that does not exist yet and stops at --count", async () => {
+  await withLab(async (lab) => {
+    const trace = new TraceProcess(
+      ["--pod", "later", "-n", "demo", "--events", "exec", "--count", "1", "--duration", "60s"],
+      lab.socket,
+    );
+    await trace.waitFor(/^crienrich: waiting for pod "later", namespace "demo" to start$/);
+    const pod = await lab.runPod({ name: "later", namespace: "demo", cgroupParent: "kubelet" });
+    const id = await lab.runContainer(pod, "main", ["/bin/sleep", "3601"]);
+    const { code, events } = await trace.finish();
+    assert.equal(code, ExitCode.Ok);
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.type, "exec");
+    assert.deepEqual(events[0]!.process.args, ["/bin/sleep", "3601"]);
+    assert.equal(events[0]!.container?.id, id);
+    assert.equal(events[0]!.pod?.name, "later");
+  });
+});
+
+realTest("trace --until-exec exits 0 on the awaited exec and 7 when it never comes", async () => {
+  await withLab(async (lab) => {
+    const { app } = await setup(lab);
+    const waiting = new TraceProcess(
+      ["--pod", "foo", "--until-exec", "awaited-marker", "--duration", "60s"],
+      lab.socket,
+    );
+    await waiting.waitFor(/^crienrich: tracing/);
+    await lab.exec(app, ["/bin/sh", "-c", "echo first"]);
+    await lab.exec(app, ["/bin/echo", "awaited-marker"]);
+    const seen = await waiting.finish();
+    assert.equal(seen.code, ExitCode.Ok, seen.stderr.join("\n"));
+    assert.deepEqual(seen.events.at(-1)!.process.args, ["/bin/echo", "awaited-marker"]);
+
+    const never = new TraceProcess(
+      ["--pod", "foo", "--until-exec", "never-runs", "--duration", "2s"],
+      lab.socket,
+    );
+    const missed = await never.finish();
+    assert.equal(missed.code, ExitCode.WaitTimedOut);
+    assert.match(
+      missed.stderr.at(-1)!,
+      /^crienrich: No exec matching "never-runs" in pod "foo" before the trace ended$/,
+    );
+  });
+});
+
+realTest("trace counts lost samples when a burst overflows a tiny perf buffer", async () => {
+  await withLab(async (lab) => {
+    const { app } = await setup(lab);
+    const trace = new TraceProcess(
+      ["--pod", "foo", "--buffer-pages", "1", "--duration", "60s"],
+      lab.socket,
+    );
+    await trace.waitFor(/^crienrich: tracing/);
+    await lab.exec(app, [
+      "/bin/sh",
+      "-c",
+      "i=0; while [ $i -lt 3000 ]; do /bin/true; i=$((i+1)); done",
+    ]);
+    await new Promise((r) => setTimeout(r, 500));
+    trace.child.kill("SIGTERM");
+    const { code, events, stderr } = await trace.finish();
+    assert.equal(code, ExitCode.Ok);
+    const lost = events.filter((e) => e.type === "lost").reduce((n, e) => n + (e.lost ?? 0), 0);
+    assert.ok(lost > 0, "lost records in the NDJSON output");
+    const summary = /(\d+) events seen, (\d+) printed, (\d+) lost/.exec(stderr.at(-1)!);
+    assert.ok(summary);
+    assert.equal(Number(summary[3]), lost);
+    assert.equal(events.filter((e) => e.type !== "lost").length, Number(summary[2]));
+    // Everything is accounted for: 3000 execs and 3000 exits of /bin/true, plus the shell.
+    assert.ok(Number(summary[1]) + lost >= 6000, stderr.join("\n"));
+  });
+});
+
+realTest("trace rejects bad input with one stderr line and a documented code", async () => {
+  const cases: [string[], number][] = [
+    [["--bogus"], ExitCode.Usage],
+    [[], ExitCode.Usage],
+    [["--pod", "foo", "--events", "fork"], ExitCode.Usage],
+    [["--pod", "foo", "--buffer-pages", "3"], ExitCode.Usage],
+    [["--pod", "foo", "--count", "0"], ExitCode.Usage],
+    [["--all", "--pod", "foo"], ExitCode.Usage],
+    [["--pod", "foo", "-r", "/nonexistent/crienrich.sock"], ExitCode.RuntimeUnavailable],
+  ];
+  for (const [args, expected] of cases) {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "--quiet", mainPath, "trace", ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, expected, `${args.join(" ")}: ${stderr}`);
+    assert.match(stderr, /^crienrich: [^\n]+\n$/, args.join(" "));
+  }
+});
