@@ -134,6 +134,7 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
       ...(durationMs !== undefined ? { durationMs } : {}),
       stopSignal: stop.promise,
       diagnostics: (line) => io.diagnostics(`crienrich: ${line}`),
+      ...(global.debug ? { debug: (line: string) => io.diagnostics(`debug: ${line}`) } : {}),
       onStarted: (selected) => {
         if (named && selected.length === 0) {
           io.diagnostics(`crienrich: waiting for ${describeSelector(selector)} to start`);

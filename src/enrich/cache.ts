@@ -21,7 +21,7 @@ export interface NamespaceEntry {
 }
 
 /** Called once per decided namespace: true = allow in the kernel, false = deny. */
-export type VerdictSink = (mntnsId: bigint, allow: boolean) => void;
+export type VerdictSink = (mntnsId: bigint, allow: boolean, record: ContainerRecord | null) => void;
 
 /** Options of {@linkcode EnrichmentCache}. */
 export interface CacheOptions {
@@ -104,7 +104,7 @@ export class EnrichmentCache {
       : includeHost;
     const entry = { record, selected };
     this.#entries.set(mntnsId, entry);
-    this.#options.onVerdict(mntnsId, selected);
+    this.#options.onVerdict(mntnsId, selected, record);
     return entry;
   }
 }

@@ -86,37 +86,34 @@ export class EventPipeline {
   }
 
   async #drain(): Promise<void> {
-    try {
-      await this.#drainQueue();
-    } finally {
-      // Runs in the same turn as the loop's last emptiness check: no push can slip between.
-      this.#running = false;
-    }
-  }
-
-  async #drainQueue(): Promise<void> {
     const { cache } = this.#options;
-    while (this.#queue.length > 0 && !this.#stopped) {
-      const event = this.#queue[0]!;
-      let entry = cache.lookup(event.mntnsId);
-      let unresolved = false;
-      if (!entry) {
-        entry = await this.#waitForResolution(event);
-        unresolved = entry === undefined;
+    try {
+      while (this.#queue.length > 0 && !this.#stopped) {
+        const event = this.#queue[0]!;
+        let entry = cache.lookup(event.mntnsId);
+        let unresolved = false;
+        if (!entry) {
+          entry = await this.#waitForResolution(event);
+          unresolved = entry === undefined;
+        }
+        this.#queue.shift();
+        if (entry && !entry.selected) {
+          this.counts.filtered++;
+          continue;
+        }
+        if (unresolved) this.counts.unresolved++;
+        this.counts.printed++;
+        const record = entry?.record ?? null;
+        if (!this.#options.emit({ event, record, unresolved })) this.#stopped = true;
+        // The container's init ended: its namespace id may be reused by the kernel.
+        if (event.type === "exit" && record && record.pid === event.pid) {
+          cache.forget(event.mntnsId);
+        }
       }
-      this.#queue.shift();
-      if (entry && !entry.selected) {
-        this.counts.filtered++;
-        continue;
-      }
-      if (unresolved) this.counts.unresolved++;
-      this.counts.printed++;
-      const record = entry?.record ?? null;
-      if (!this.#options.emit({ event, record, unresolved })) this.#stopped = true;
-      // The container's init ended: its namespace id may be reused by the kernel.
-      if (event.type === "exit" && record && record.pid === event.pid) {
-        cache.forget(event.mntnsId);
-      }
+    } finally {
+      // Runs in the same turn as the loop's last emptiness check (no await in between), so
+      // a push() can never find #running set by a loop that has already ended.
+      this.#running = false;
     }
   }
 

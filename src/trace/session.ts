@@ -42,6 +42,8 @@ export interface TraceSessionOptions {
   onStarted?: (selected: ContainerRecord[]) => void;
   /** One-line notices (resolution failures). */
   diagnostics: (line: string) => void;
+  /** When set, receives one line per kernel verdict (`--debug`). */
+  debug?: (line: string) => void;
   /** Resolves when the operator asks to stop (SIGINT, SIGTERM). */
   stopSignal: Promise<void>;
 }
@@ -76,8 +78,15 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
       {
         selector: options.selector,
         includeHost: options.includeHost,
-        onVerdict: (id, allow) =>
-          allow ? tracer.allowMountNamespace(id) : tracer.denyMountNamespace(id),
+        onVerdict: (id, allow, record) => {
+          if (allow) tracer.allowMountNamespace(id);
+          else tracer.denyMountNamespace(id);
+          options.debug?.(
+            `mntns ${id} ${allow ? "allowed" : "denied"}: ${
+              record ? `${record.pod.namespace}/${record.pod.name}/${record.name}` : "no container"
+            }`,
+          );
+        },
       },
     );
     const pipeline = new EventPipeline({

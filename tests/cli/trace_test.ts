@@ -99,7 +99,10 @@ async function setup(lab: Lab) {
 realTest("trace reports execs and exits of the selected pod only, enriched", async (t) => {
   await withLab(async (lab) => {
     const { foo, app, db } = await setup(lab);
-    const trace = new TraceProcess(["--pod", "foo", "-n", "demo", "--duration", "60s"], lab.socket);
+    const trace = new TraceProcess(
+      ["--pod", "foo", "-n", "demo", "--duration", "60s", "--debug"],
+      lab.socket,
+    );
     await trace.waitFor(/^crienrich: tracing pod "foo", namespace "demo" \(1 running/);
 
     const inFoo = await lab.exec(app, ["/bin/sh", "-c", "echo hello-crienrich a b; exit 3"]);
@@ -114,8 +117,15 @@ realTest("trace reports execs and exits of the selected pod only, enriched", asy
       "-c",
       "echo late-entrypoint-crienrich; exec /bin/sleep 3600",
     ]);
-    // Wait for the entrypoint's exec of sleep to have happened, then stop the trace.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Wait until the entrypoint has exec'd sleep (its cmdline says so), then a little more
+    // for the events to be read, and stop the trace.
+    const latePid = JSON.parse((await lab.client.containerStatus(late)).info.info!).pid;
+    for (let i = 0; i < 100; i++) {
+      const cmdline = await Deno.readTextFile(`/proc/${latePid}/cmdline`).catch(() => "");
+      if (cmdline.startsWith("/bin/sleep")) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
     trace.child.kill("SIGINT");
     const { code, events, stderr } = await trace.finish();
     assert.equal(code, ExitCode.Ok, stderr.join("\n"));
@@ -169,8 +179,14 @@ realTest("trace reports execs and exits of the selected pod only, enriched", asy
       assert.equal(entry.container?.id, late);
       assert.equal(entry.container?.name, "late");
       assert.equal(entry.pod?.name, "foo");
-      const sleep = events.find((e) => e.type === "exec" && e.process.binary === "/bin/sleep");
-      assert.ok(sleep);
+      const sleep = events.find((e) =>
+        e.type === "exec" && e.process.args?.join(" ") === "/bin/sleep 3600"
+      );
+      assert.ok(
+        sleep,
+        JSON.stringify(events.map((e) => [e.type, e.process, e.container?.name])) +
+          stderr.join("\n"),
+      );
       assert.equal(sleep.container?.name, "late");
     });
 
@@ -179,6 +195,7 @@ realTest("trace reports execs and exits of the selected pod only, enriched", asy
         stderr.at(-1)!,
         /^crienrich: \d+ events seen, \d+ printed, 0 lost, 0 unresolved$/,
       );
+      assert.ok(stderr.some((line) => /^debug: mntns \d+ allowed: demo\/foo\/late$/.test(line)));
     });
 
     await t.step("no BPF program of ours is left after exit", async () => {
