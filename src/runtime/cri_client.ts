@@ -228,9 +228,9 @@ export class CriClient implements Disposable {
           cause: error,
         });
     }
-    if (/EACCES|permission denied/i.test(details)) {
+    if (/EACCES|permission denied|NotCapable/i.test(details)) {
       return new PermissionError(
-        `Cannot connect to ${where}: permission denied (run as root)`,
+        `Cannot connect to ${where}: permission denied (run as root, with --allow-all)`,
         { cause: error },
       );
     }

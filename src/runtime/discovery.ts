@@ -53,7 +53,12 @@ export async function readEndpointSettings(
   flag: string | undefined,
   hostRoot: string | undefined,
 ): Promise<EndpointSettings> {
-  const crictlYaml = await Deno.readTextFile(crictlYamlPath(hostRoot)).catch(() => undefined);
+  // Only a missing file means "no crictl.yaml"; Deno's NotCapable (run without --allow-all:
+  // Deno gates /etc) or EACCES must not silently drop the user's endpoint.
+  const crictlYaml = await Deno.readTextFile(crictlYamlPath(hostRoot)).catch((error) => {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  });
   return {
     flag,
     env: Deno.env.get("CONTAINER_RUNTIME_ENDPOINT") || undefined,

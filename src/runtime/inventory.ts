@@ -128,7 +128,13 @@ export class ContainerInventory {
     const specPath = specCgroupsPath ? cgroupsPathToCgroupPath(specCgroupsPath) : undefined;
     if (pid !== undefined) {
       facts.pid = pid;
-      facts.cgroupPath = await cgroupPathOfPid(pid, this.#procRoot).catch(() => specPath);
+      const procPath = await cgroupPathOfPid(pid, this.#procRoot).catch(() => undefined);
+      // Inside a private cgroup namespace (a DaemonSet pod on cgroup v2) other processes'
+      // paths read `/../../kubepods/...`: relative to a root we cannot see. The runtime's
+      // absolute cgroupsPath is then the better source.
+      facts.cgroupPath = procPath === undefined || (procPath.startsWith("/..") && specPath)
+        ? specPath
+        : procPath;
       facts.mntnsId = await mountNamespaceIdOfPid(pid, this.#procRoot).catch(() => undefined);
     } else {
       facts.cgroupPath = specPath;
