@@ -11,6 +11,8 @@ import { runRuntimes } from "./cli/runtimes.ts";
 import { runPs } from "./cli/ps.ts";
 import { runInspect } from "./cli/inspect.ts";
 import { runTrace } from "./cli/trace.ts";
+import { runDoctor } from "./cli/doctor.ts";
+import { runVersion } from "./cli/version.ts";
 
 const COMMANDS: Record<
   string,
@@ -20,6 +22,8 @@ const COMMANDS: Record<
   ps: { run: runPs, summary: "list containers with their pods" },
   inspect: { run: runInspect, summary: "one container's record as JSON" },
   runtimes: { run: runRuntimes, summary: "CRI endpoints tried and what answers" },
+  doctor: { run: runDoctor, summary: "check that this node can run crienrich, and what to fix" },
+  version: { run: runVersion, summary: "versions of crienrich, Deno, libbpf and the kernel" },
 };
 
 const USAGE = `crienrich — process events of Kubernetes pods, enriched in-process from the CRI

@@ -87,6 +87,8 @@ export class ProcessTracer implements Disposable {
   readonly #verdictFd: number;
   readonly #reader: PerfReader;
   #closed = false;
+  #bootToRealtimeNs = 0n;
+  #offsetReadAt = -Infinity;
 
   private constructor(
     lib: Libbpf,
@@ -239,9 +241,15 @@ export class ProcessTracer implements Disposable {
    * (CLOCK_REALTIME), using both clocks read now: exact up to clock steps (NTP) since.
    */
   bootTimeToWallClockNs(tsBootNs: bigint): bigint {
-    const realtime = this.#lib.clockNs(CLOCK_REALTIME);
-    const boottime = this.#lib.clockNs(CLOCK_BOOTTIME);
-    return realtime - boottime + tsBootNs;
+    // The offset between the two clocks changes only when the wall clock is set or slewed:
+    // read it at most once a second, not twice per event through FFI.
+    const now = Date.now();
+    if (now - this.#offsetReadAt >= 1000) {
+      this.#bootToRealtimeNs = this.#lib.clockNs(CLOCK_REALTIME) -
+        this.#lib.clockNs(CLOCK_BOOTTIME);
+      this.#offsetReadAt = now;
+    }
+    return this.#bootToRealtimeNs + tsBootNs;
   }
 
   /**

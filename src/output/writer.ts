@@ -39,10 +39,11 @@ export class LineWriter {
     return true;
   }
 
-  /** Writes one JSON document as one NDJSON line (bigints as numbers). */
+  /**
+   * Writes one JSON document as one NDJSON line. Callers convert bigints to numbers first
+   * (JSON.stringify throws on them; a replacer would cost every value of every event).
+   */
   writeJson(value: unknown): boolean {
-    return this.writeLine(
-      JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? Number(v) : v)),
-    );
+    return this.writeLine(JSON.stringify(value));
   }
 }

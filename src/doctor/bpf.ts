@@ -1,0 +1,121 @@
+/**
+ * libbpf, and the real thing: crienrich's BPF object loaded, attached and detached.
+ *
+ * The `bpf` check opens a {@linkcode ProcessTracer} exactly as `trace` does (embedded
+ * object, CO-RE load, both tracepoints attached, perf buffer mapped), with nothing sent to
+ * user space (`traceHost` and `sendUnknown` off, so every event is dropped in the kernel),
+ * then closes it. When `bpftool` is installed it also confirms that no `crienrich_`
+ * program outlived `close()`.
+ *
+ * @module
+ */
+import { CliError, errorMessage, ExitCode } from "../errors.ts";
+import { openLibbpf } from "../bpf/libbpf.ts";
+import { ProcessTracer } from "../bpf/tracer.ts";
+import { type Check, fail, ok } from "./check.ts";
+
+const PROGRAM_PREFIX = "crienrich_";
+
+/** Check `libbpf`: libbpf 1.x loads (`--libbpf PATH`, else the system's), and its version. */
+export const libbpfCheck: Check = {
+  name: "libbpf",
+  run(options) {
+    let lib;
+    try {
+      lib = openLibbpf(options.libbpfPath);
+    } catch (error) {
+      // The message repeats the hint below; keep the path and the loader's reason.
+      const detail = errorMessage(error).replace(/: install it \(.*?\) or pass --libbpf PATH/, "");
+      return fail(
+        detail,
+        "install libbpf 1.x (apt-get install libbpf1, dnf install libbpf) or pass --libbpf PATH",
+        ExitCode.NotSupported,
+      );
+    }
+    return ok(`${lib.version()} (${lib.path})`);
+  },
+};
+
+/**
+ * Lists the ids of loaded BPF programs whose name starts with `crienrich_`, from
+ * `bpftool -j prog show`.
+ *
+ * @returns the ids, or a reason string when bpftool is missing or fails.
+ */
+export async function crienrichProgramIds(): Promise<Set<number> | string> {
+  let output: Deno.CommandOutput;
+  try {
+    output = await new Deno.Command("bpftool", {
+      args: ["-j", "prog", "show"],
+      stdout: "piped",
+      stderr: "null",
+      signal: AbortSignal.timeout(5000),
+    }).output();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "bpftool not installed";
+    return `bpftool failed: ${errorMessage(error)}`;
+  }
+  if (!output.success) return `bpftool exited with ${output.code}`;
+  const programs = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+    id: number;
+    name?: string;
+  }[];
+  return new Set(programs.filter((p) => p.name?.startsWith(PROGRAM_PREFIX)).map((p) => p.id));
+}
+
+/** Programs in `after` that were not in `before`: what a close() left behind. */
+const newIds = (before: Set<number>, after: Set<number>) =>
+  [...after].filter((id) => !before.has(id));
+
+/** Check `bpf`: the tracer opens (load, attach, perf buffer) and closes cleanly. */
+export const bpfCheck: Check = {
+  name: "bpf",
+  needs: ["privileges", "kernel", "btf", "tracepoints", "libbpf"],
+  async run(options) {
+    // A trace running beside us has its own crienrich_ programs: only new ones count.
+    const before = await crienrichProgramIds();
+    const started = performance.now();
+    let tracer: ProcessTracer;
+    try {
+      tracer = ProcessTracer.open({
+        ...(options.libbpfPath ? { libbpfPath: options.libbpfPath } : {}),
+        traceExec: true,
+        traceExit: true,
+        traceHost: false,
+        sendUnknown: false,
+      });
+    } catch (error) {
+      const code = error instanceof CliError ? error.exitCode : ExitCode.NotSupported;
+      return fail(
+        errorMessage(error),
+        code === ExitCode.PermissionDenied
+          ? "run as root"
+          : "fix the checks above; with all of them ok, please report this message",
+        code,
+      );
+    }
+    try {
+      tracer.close();
+    } catch (error) {
+      return fail(errorMessage(error), "please report this message", ExitCode.Failure);
+    }
+    const ms = Math.round(performance.now() - started);
+    const done =
+      `loaded, attached exec+exit tracepoints, mapped the perf buffer, detached (${ms} ms)`;
+    if (typeof before === "string") return ok(`${done}; ${before}: not verified`);
+    // Program ids are freed when the last reference goes, which the kernel may defer.
+    let left: number[] = [];
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const after = await crienrichProgramIds();
+      if (typeof after === "string") return ok(`${done}; ${after}: not verified`);
+      left = newIds(before, after);
+      if (left.length === 0) return ok(`${done}; bpftool lists no program left`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return fail(
+      `${done}, but bpftool still lists program ids ${left.join(", ")}`,
+      "please report this message",
+      ExitCode.Failure,
+    );
+  },
+};
