@@ -38,7 +38,10 @@ struct {
 	__type(value, enum crienrich_verdict);
 } mntns_verdict SEC(".maps");
 
-/* The event is 1368 bytes: too big for the 512-byte BPF stack, so built here. */
+/*
+ * The event is 1368 bytes: too big for the 512-byte BPF stack, so built here. `args` past
+ * args_size still holds an earlier exec's argv; samples end at args_size, so it is not sent.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -138,7 +141,17 @@ int crienrich_exec(struct trace_event_raw_sched_process_exec *ctx)
 	e->args_size = len;
 	e->flags = flags;
 
-	bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, e, sizeof(*e));
+	/*
+	 * Send the head and the argv bytes used, not the whole struct (see event.h): a
+	 * `/bin/true` exec is 354 bytes instead of 1368. The verifier must prove the size
+	 * stays inside the map value, so bound it again where it is used: after the probe
+	 * read's error branch clang may keep `len` in a form whose bounds the verifier lost.
+	 */
+	barrier_var(len);
+	if (len > CRIENRICH_ARGS_LEN)
+		len = 0;
+	bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, e,
+			      __builtin_offsetof(struct crienrich_event, args) + len);
 	return 0;
 }
 

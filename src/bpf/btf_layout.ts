@@ -49,6 +49,8 @@ const CONFIG_VAR = "crienrich_config";
 const ENUMS = ["crienrich_event_type", "crienrich_event_flag", "crienrich_verdict"];
 /** Exit samples end where the strings begin (see bpf/event.h). */
 const EXIT_HEAD_END_FIELD = "filename";
+/** Exec samples end `args_size` bytes into this field, the struct's last (see bpf/event.h). */
+const EXEC_TAIL_FIELD = "args";
 
 class BtfIndex {
   readonly #byId = new Map<number, BtfType>();
@@ -113,6 +115,12 @@ export function renderEventLayout(btf: { types: BtfType[] }, provenance: LayoutP
   const eventFields = index.fields(event);
   const exitEnd = eventFields[EXIT_HEAD_END_FIELD];
   if (!exitEnd) throw new Error(`Cannot find field "${EXIT_HEAD_END_FIELD}" in the event`);
+  const execTail = eventFields[EXEC_TAIL_FIELD];
+  if (!execTail) throw new Error(`Cannot find field "${EXEC_TAIL_FIELD}" in the event`);
+  const eventSize = index.sizeOf(event.id);
+  if (execTail.offset + execTail.size !== eventSize) {
+    throw new Error(`Field "${EXEC_TAIL_FIELD}" must end the event: exec samples are cut in it`);
+  }
   const configVar = index.find("VAR", CONFIG_VAR);
   const rodata = index.find("DATASEC", ".rodata");
   const placed = rodata.vars?.find((v) => v.type_id === configVar.id);
@@ -144,8 +152,10 @@ export const SOURCE_SHA256: Readonly<Record<string, string>> = {
 ${sourceLines.join("\n")}
 };
 
-/** Size of \`struct ${EVENT_STRUCT}\` in bytes: the length of an exec sample. */
-export const EVENT_SIZE = ${index.sizeOf(event.id)};
+/** Size of \`struct ${EVENT_STRUCT}\` in bytes: the longest exec sample (argv full). */
+export const EVENT_SIZE = ${eventSize};
+/** Shortest exec sample in bytes: the struct before \`${EXEC_TAIL_FIELD}\`; \`args_size\` bytes follow. */
+export const EXEC_HEAD_SIZE = ${execTail.offset};
 /** Length of an exit sample in bytes: the head of the struct, before \`${EXIT_HEAD_END_FIELD}\`. */
 export const EXIT_EVENT_SIZE = ${exitEnd.offset};
 /** Offset and size in bytes of each field of \`struct ${EVENT_STRUCT}\`. */

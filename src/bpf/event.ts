@@ -16,7 +16,7 @@ import {
   CRIENRICH_FLAG_FILENAME_TRUNCATED,
   CRIENRICH_FLAG_MNTNS_UNKNOWN,
   EVENT_FIELDS as F,
-  EVENT_SIZE,
+  EXEC_HEAD_SIZE,
   EXIT_EVENT_SIZE,
 } from "./event_layout.gen.ts";
 
@@ -99,7 +99,8 @@ function splitArgs(bytes: Uint8Array): string[] {
 }
 
 /**
- * Decodes one perf sample. Exec samples are {@linkcode EVENT_SIZE} bytes, exit samples
+ * Decodes one perf sample. Exec samples are {@linkcode EXEC_HEAD_SIZE} bytes plus
+ * `args_size` bytes of argv (at most the whole struct), exit samples
  * {@linkcode EXIT_EVENT_SIZE}; longer samples are accepted (perf pads samples to 8 bytes).
  *
  * @example
@@ -143,12 +144,18 @@ export function decodeEvent(bytes: Uint8Array): ProcessEvent {
     };
   }
   if (type !== CRIENRICH_EVENT_EXEC) throw new RangeError(`Cannot decode sample: type ${type}`);
-  if (bytes.byteLength < EVENT_SIZE) {
+  if (bytes.byteLength < EXEC_HEAD_SIZE) {
     throw new RangeError(
-      `Cannot decode exec sample: ${bytes.byteLength} bytes, need ${EVENT_SIZE}`,
+      `Cannot decode exec sample: ${bytes.byteLength} bytes, need ${EXEC_HEAD_SIZE}`,
     );
   }
   const argsSize = Math.min(u32(F.args_size), F.args.size);
+  if (bytes.byteLength < EXEC_HEAD_SIZE + argsSize) {
+    throw new RangeError(
+      `Cannot decode exec sample: ${bytes.byteLength} bytes, need ${EXEC_HEAD_SIZE} + ` +
+        `${argsSize} of argv`,
+    );
+  }
   return {
     type: "exec",
     ...base,

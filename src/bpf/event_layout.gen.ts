@@ -8,20 +8,22 @@
  */
 
 /** sha256 (hex) of bpf/crienrich.bpf.o as built with these sources. */
-export const OBJECT_SHA256 = "de10c5d4badfbf16c32244419db3817fdf8f03904ba5dbcb7ef82a876baf507a";
+export const OBJECT_SHA256 = "f19631705f889946d210865a2c2e1e69d0ec8d75729c9a8468bebef267d45c35";
 /** Compiler, bpftool and libbpf header versions of the build. */
 export const TOOLCHAIN = "Debian clang version 14.0.6; bpftool v7.1.0; libbpf headers 1.1";
 /** sha256 (hex) of every build input, by repository-relative path. */
 export const SOURCE_SHA256: Readonly<Record<string, string>> = {
-  "bpf/crienrich.bpf.c": "53091c128eadf2ec1214f6fc3006f363cb2e085fd01caae04525fd0582271abe",
-  "bpf/event.h": "7de0d9c5133f42d25ad52edb9faad27eac19aee6a2308e5ecb457589a9c3a42f",
+  "bpf/crienrich.bpf.c": "26199f01ab070a071591b9600ca8ac651e498a4a742a5a8e33302b30f2097cea",
+  "bpf/event.h": "ebe925ca6991be4329fd0831605524faa96041241fe384592f863335fc2cb5b9",
   "bpf/vmlinux.h": "b0c25deba5befd86d507d8e96a5a989a431bc11f643812304213f8ac54274bc4",
   "scripts/bpf_build.sh": "ccd99831794690cdad024d20d087b966694da885a2b41fcc3a9f43a8d4ed3076",
-  "src/bpf/btf_layout.ts": "fe6913939382a65a5b59ceea9306108ae5d05846ea411842f91f28c3ec3a163e",
+  "src/bpf/btf_layout.ts": "18e6afac3a8ee1a9d9cae025b322f9809d8ecaea3890aa4f9bba804df47d04be",
 };
 
-/** Size of `struct crienrich_event` in bytes: the length of an exec sample. */
+/** Size of `struct crienrich_event` in bytes: the longest exec sample (argv full). */
 export const EVENT_SIZE = 1368;
+/** Shortest exec sample in bytes: the struct before `args`; `args_size` bytes follow. */
+export const EXEC_HEAD_SIZE = 344;
 /** Length of an exit sample in bytes: the head of the struct, before `filename`. */
 export const EXIT_EVENT_SIZE = 88;
 /** Offset and size in bytes of each field of `struct crienrich_event`. */

@@ -38,6 +38,8 @@ const LIBBPF_SYMBOLS = {
   },
   perf_buffer__epoll_fd: { parameters: ["pointer"], result: "i32" },
   perf_buffer__consume: { parameters: ["pointer"], result: "i32" },
+  perf_buffer__buffer_cnt: { parameters: ["pointer"], result: "usize" },
+  perf_buffer__buffer: { parameters: ["pointer", "i32", "buffer", "buffer"], result: "i32" },
   perf_buffer__free: { parameters: ["pointer"], result: "void" },
   libbpf_get_error: { parameters: ["pointer"], result: "i64" },
   libbpf_set_print: { parameters: ["function"], result: "pointer" },
@@ -240,6 +242,36 @@ export class Libbpf {
   /** perf_buffer__consume: drains every ring, calling the callbacks synchronously. */
   consumePerfBuffer(pb: PerfBuffer): void {
     this.#check("perf_buffer__consume", this.#bpf.perf_buffer__consume(pb.handle));
+  }
+  /**
+   * perf_buffer__buffer for every ring: each CPU's whole mapping (control page + data
+   * area) as an ArrayBuffer over the mmap()'ed memory, for {@linkcode PerfRing}. The
+   * buffers are valid until {@linkcode freePerfBuffer}: touching one afterwards crashes.
+   * Rings of CPUs that are offline (ENOENT) are left out.
+   */
+  perfBufferRings(pb: PerfBuffer): ArrayBuffer[] {
+    const count = Number(this.#bpf.perf_buffer__buffer_cnt(pb.handle));
+    const rings: ArrayBuffer[] = [];
+    const base = new BigUint64Array(1);
+    const size = new BigUint64Array(1);
+    for (let index = 0; index < count; index++) {
+      const ret = this.#bpf.perf_buffer__buffer(
+        pb.handle,
+        index,
+        new Uint8Array(base.buffer),
+        new Uint8Array(size.buffer),
+      );
+      if (ret === -ENOENT) continue;
+      this.#check("perf_buffer__buffer", ret);
+      const pointer = Deno.UnsafePointer.create(base[0]!);
+      if (pointer === null) continue;
+      // The mapping is one page of control data (struct perf_event_mmap_page) plus the
+      // data area; libbpf reports the data area's size. data_offset says the page size.
+      const control = new DataView(Deno.UnsafePointerView.getArrayBuffer(pointer, 4096));
+      const dataOffset = Number(control.getBigUint64(1040, true));
+      rings.push(Deno.UnsafePointerView.getArrayBuffer(pointer, dataOffset + Number(size[0]!)));
+    }
+    return rings;
   }
   /** perf_buffer__free, then closes the callbacks; the handle is unusable afterwards. */
   freePerfBuffer(pb: PerfBuffer): void {

@@ -12,6 +12,7 @@
  */
 
 import type { Libbpf, PerfBuffer } from "./libbpf.ts";
+import { PerfRing } from "./perf_ring.ts";
 
 /** Longest single epoll_wait, in milliseconds: bounds how late close or a stop flag is seen. */
 export const MAX_WAIT_MS = 100;
@@ -25,8 +26,11 @@ export const BATCH_INTERVAL_MS = 10;
 /** struct epoll_event is 12 bytes on x86-64 (packed); room for 64 ready rings. */
 const EPOLL_EVENTS_BYTES = 12 * 64;
 
-/** Called once per sample, synchronously, with a copy of its bytes. */
-export type SampleHandler = (cpu: number, sample: Uint8Array<ArrayBuffer>) => void;
+/**
+ * Called once per sample, synchronously, with its bytes: a view of the ring, valid only
+ * during the call (copy what you keep).
+ */
+export type SampleHandler = (cpu: number, sample: Uint8Array) => void;
 /** Called when a CPU's ring overflowed: `count` samples were dropped by the kernel. */
 export type LostHandler = (cpu: number, count: bigint) => void;
 
@@ -35,12 +39,9 @@ export class PerfReader implements Disposable {
   readonly #lib: Libbpf;
   readonly #pb: PerfBuffer;
   readonly #epollFd: number;
+  readonly #rings: PerfRing[];
   // Referenced here, not only by the call: a wait in flight may outlive close().
   readonly #events = new Uint8Array(EPOLL_EVENTS_BYTES);
-  #onSample: SampleHandler | null = null;
-  #onLost: LostHandler | null = null;
-  #delivered = 0;
-  #failure: unknown = null;
   #polling = false;
   /** The last poll delivered samples: the next one drains on a timer first. */
   #busy = false;
@@ -54,24 +55,12 @@ export class PerfReader implements Disposable {
    */
   constructor(lib: Libbpf, mapFd: number, pages: number) {
     this.#lib = lib;
-    this.#pb = lib.newPerfBuffer(mapFd, pages, (cpu, sample) => {
-      this.#delivered++;
-      if (!this.#onSample) return;
-      try {
-        this.#onSample(cpu, sample);
-      } catch (error) {
-        // A throw cannot cross the C frames of perf_buffer__consume: keep the first.
-        this.#failure ??= error;
-      }
-    }, (cpu, count) => {
-      try {
-        this.#onLost?.(cpu, count);
-      } catch (error) {
-        this.#failure ??= error;
-      }
-    });
+    // The rings are read in JavaScript (#drain); libbpf's callbacks exist but never run,
+    // as perf_buffer__consume/poll are never called.
+    this.#pb = lib.newPerfBuffer(mapFd, pages, () => {}, () => {});
     try {
       this.#epollFd = lib.perfBufferEpollFd(this.#pb);
+      this.#rings = lib.perfBufferRings(this.#pb).map((mapping) => new PerfRing(mapping));
     } catch (error) {
       lib.freePerfBuffer(this.#pb);
       throw error;
@@ -123,21 +112,25 @@ export class PerfReader implements Disposable {
     }
   }
 
+  /**
+   * Reads every ring in JavaScript (see perf_ring.ts): no call into C per sample, which is
+   * what libbpf's perf_buffer__consume would cost us through an FFI callback each.
+   */
   #drain(onSample: SampleHandler, onLost: LostHandler): number {
-    this.#onSample = onSample;
-    this.#onLost = onLost;
-    this.#delivered = 0;
-    this.#failure = null;
-    try {
-      this.#lib.consumePerfBuffer(this.#pb);
-    } catch (error) {
-      throw new Error(`Cannot read perf buffer: ${(error as Error).message}`, { cause: error });
-    } finally {
-      this.#onSample = null;
-      this.#onLost = null;
-    }
-    if (this.#failure !== null) throw this.#failure;
-    return this.#delivered;
+    let delivered = 0;
+    let failure: unknown = null;
+    this.#rings.forEach((ring, cpu) => {
+      delivered += ring.read((sample) => {
+        try {
+          onSample(cpu, sample);
+        } catch (error) {
+          // Keep reading: the ring's space must be freed either way; report the first.
+          failure ??= error;
+        }
+      }, (count) => onLost(cpu, BigInt(count)));
+    });
+    if (failure !== null) throw failure;
+    return delivered;
   }
 
   /**

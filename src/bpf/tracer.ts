@@ -29,7 +29,7 @@ import { checkTracingPrerequisites, hostMountNamespaceId } from "./prerequisites
 export interface TracerOptions {
   /** libbpf to load instead of the default search (a `--libbpf PATH` flag). */
   libbpfPath?: string;
-  /** Pages (4 KiB) of perf ring per CPU, a power of two; default 64 (256 KiB, ~190 execs). */
+  /** Pages (4 KiB) of perf ring per CPU, a power of two; default 64 = 256 KiB, ~700 short execs. */
   perCpuBufferPages?: number;
   /** Send exec events. */
   traceExec: boolean;

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { decodeEvent } from "../../src/bpf/event.ts";
-import { EVENT_FIELDS, EVENT_SIZE, EXIT_EVENT_SIZE } from "../../src/bpf/event_layout.gen.ts";
+import {
+  EVENT_FIELDS,
+  EVENT_SIZE,
+  EXEC_HEAD_SIZE,
+  EXIT_EVENT_SIZE,
+} from "../../src/bpf/event_layout.gen.ts";
 
 const dir = new URL("../testdata/bpf/", import.meta.url);
 const sample = (name: string) => Deno.readFileSync(new URL(`${name}.bin`, dir));
@@ -9,7 +14,16 @@ const expected = (name: string) => JSON.parse(Deno.readTextFileSync(new URL(`${n
 const asJson = (value: unknown) =>
   JSON.parse(JSON.stringify(value, (_k, v) => typeof v === "bigint" ? `${v}` : v));
 
-for (const name of ["exec_echo", "exec_args_truncated", "exit_code", "exit_signal"]) {
+// exec_echo and exec_args_truncated are whole-struct samples of the first object (1368
+// bytes, still accepted); exec_echo_trimmed is the head plus args_size bytes of argv.
+const RECORDED = [
+  "exec_echo",
+  "exec_echo_trimmed",
+  "exec_args_truncated",
+  "exit_code",
+  "exit_signal",
+];
+for (const name of RECORDED) {
   Deno.test(`decodeEvent() decodes the recorded sample ${name}`, () => {
     assert.deepEqual(asJson(decodeEvent(sample(name))), expected(name));
   });
@@ -42,7 +56,7 @@ Deno.test("decodeEvent() decodes exit code and killing signal", () => {
 });
 
 Deno.test("decodeEvent() accepts trailing bytes after the event", () => {
-  for (const name of ["exec_echo", "exit_code"]) {
+  for (const name of ["exec_echo", "exec_echo_trimmed", "exit_code"]) {
     const raw = sample(name);
     const longer = new Uint8Array(raw.length + 13).fill(0xff);
     longer.set(raw);
@@ -63,7 +77,57 @@ Deno.test("decodeEvent() rejects a short sample", () => {
     () => decodeEvent(sample("exit_code").subarray(0, EXIT_EVENT_SIZE - 1)),
     RangeError,
   );
-  assert.throws(() => decodeEvent(sample("exec_echo").subarray(0, EVENT_SIZE - 1)), RangeError);
+  assert.throws(
+    () => decodeEvent(sample("exec_echo").subarray(0, EXEC_HEAD_SIZE - 1)),
+    new RangeError(
+      `Cannot decode exec sample: ${EXEC_HEAD_SIZE - 1} bytes, need ${EXEC_HEAD_SIZE}`,
+    ),
+  );
+});
+
+/** args_size of a recorded exec sample. */
+const argsSize = (raw: Uint8Array) =>
+  new DataView(raw.buffer, raw.byteOffset).getUint32(EVENT_FIELDS.args_size.offset, true);
+
+Deno.test("decodeEvent() decodes an exec sample of the head and args_size bytes only", () => {
+  const full = sample("exec_echo");
+  assert.equal(full.length >= EVENT_SIZE, true, "the fixture is a whole-struct sample");
+  const size = argsSize(full);
+  assert.equal(size, 39);
+  const short = full.subarray(0, EXEC_HEAD_SIZE + size);
+  assert.deepEqual(decodeEvent(short), decodeEvent(full));
+  // An exec with an empty argv (arg_end <= arg_start, or the read failed) is the head alone.
+  const empty = full.slice(0, EXEC_HEAD_SIZE);
+  new DataView(empty.buffer).setUint32(EVENT_FIELDS.args_size.offset, 0, true);
+  const e = decodeEvent(empty);
+  assert.ok(e.type === "exec");
+  assert.deepEqual([e.binary, e.args], ["/bin/echo", []]);
+});
+
+Deno.test("decodeEvent() reads the recorded trimmed sample as the kernel sent it", () => {
+  const raw = sample("exec_echo_trimmed");
+  // Perf pads the 4-byte size and the data to 8 bytes: 344 + 39 bytes arrive as 388.
+  assert.equal(EXEC_HEAD_SIZE + argsSize(raw), 383);
+  assert.equal(raw.length, 388);
+  const e = decodeEvent(raw);
+  assert.ok(e.type === "exec");
+  assert.deepEqual(e.args, ["/bin/echo", "hello-crienrich", "two words", "é"]);
+});
+
+Deno.test("decodeEvent() rejects an exec sample cut inside argv", () => {
+  for (const name of ["exec_echo", "exec_echo_trimmed"]) {
+    const raw = sample(name);
+    const size = argsSize(raw);
+    assert.throws(
+      () => decodeEvent(raw.subarray(0, EXEC_HEAD_SIZE + size - 1)),
+      new RangeError(
+        `Cannot decode exec sample: ${EXEC_HEAD_SIZE + size - 1} bytes, ` +
+          `need ${EXEC_HEAD_SIZE} + ${size} of argv`,
+      ),
+    );
+  }
+  const cut = sample("exec_args_truncated").subarray(0, EVENT_SIZE - 1);
+  assert.throws(() => decodeEvent(cut), /need 344 \+ 1024 of argv/);
 });
 
 Deno.test("decodeEvent() rejects an unknown event type", () => {
@@ -84,4 +148,8 @@ Deno.test("decodeEvent() bounds argv by its field even when args_size lies", () 
   new DataView(raw.buffer).setUint32(EVENT_FIELDS.args_size.offset, 0xffffffff, true);
   const e = decodeEvent(raw);
   assert.ok(e.type === "exec" && e.args.join("\0").length <= EVENT_FIELDS.args.size);
+  // A trimmed sample whose args_size claims more than arrived is refused, not over-read.
+  const short = sample("exec_echo_trimmed").slice();
+  new DataView(short.buffer).setUint32(EVENT_FIELDS.args_size.offset, 0xffffffff, true);
+  assert.throws(() => decodeEvent(short), /388 bytes, need 344 \+ 1024 of argv/);
 });
