@@ -38,6 +38,8 @@ export interface TraceSessionOptions {
   emit: (event: EnrichedEvent, timeNs: bigint) => boolean;
   /** Receives lost-sample reports: cpu, count, wall-clock time (ns). */
   onLost: (cpu: number, count: number, timeNs: bigint) => void;
+  /** Called before each perf buffer drain and after it (batch the output in between). */
+  batch?: { begin: () => void; end: () => void };
   /** Called once after start-up with the containers already running that are selected. */
   onStarted?: (selected: ContainerRecord[]) => void;
   /** One-line notices (resolution failures). */
@@ -109,7 +111,12 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
     options.stopSignal.then(() => (stoppedBy ??= "signal"));
     const deadline = options.durationMs === undefined ? Infinity : Date.now() + options.durationMs;
     while (stoppedBy === undefined) {
-      await tracer.poll(100, onEvent, onLost);
+      options.batch?.begin();
+      try {
+        await tracer.poll(100, onEvent, onLost);
+      } finally {
+        options.batch?.end();
+      }
       if (pipeline.stopped) stoppedBy = "emit";
       else if (Date.now() >= deadline) stoppedBy = "duration";
     }

@@ -54,3 +54,21 @@ Deno.test("LineWriter.writeLine() finishes short writes and stops quietly on a b
   assert.equal(broken.closed, true);
   assert.equal(broken.writeLine("y"), false);
 });
+
+Deno.test("LineWriter.hold() gathers whole lines into one write until flush()", () => {
+  const writes: string[] = [];
+  const writer = new LineWriter({
+    writeSync: (p) => (writes.push(new TextDecoder().decode(p)), p.length),
+  });
+  writer.hold();
+  writer.writeLine("a");
+  writer.writeJson({ b: 1 });
+  assert.deepEqual(writes, []);
+  assert.equal(writer.flush(), true);
+  assert.deepEqual(writes, ['a\n{"b":1}\n']);
+  writer.writeLine("c");
+  assert.deepEqual(writes, ['a\n{"b":1}\n', "c\n"]);
+  writer.hold();
+  writer.writeLine("x".repeat(70 * 1024));
+  assert.equal(writes.length, 3, "a held batch past 64 KiB is written at once");
+});
