@@ -273,10 +273,11 @@ realTest("trace counts lost samples when a burst overflows a tiny perf buffer", 
     assert.ok(summary);
     assert.equal(Number(summary[3]), lost);
     assert.equal(events.filter((e) => e.type !== "lost").length, Number(summary[2]));
-    // Nearly everything is accounted for (3000 execs and 3000 exits of /bin/true, plus the
-    // shell): the kernel writes a ring's lost count only at its next sample, so samples
-    // dropped at the very end of the burst can go unreported.
-    assert.ok(Number(summary[1]) + lost >= 5900, stderr.join("\n"));
+    // No sample is counted twice: 3000 execs and 3000 exits of /bin/true, plus a few of the
+    // shell and runc. (A lower bound would be wrong: the kernel reports a ring's lost count
+    // only at its next successful write, so drops at the very end can go unreported.)
+    assert.ok(Number(summary[1]) + lost <= 6100, stderr.join("\n"));
+    assert.ok(Number(summary[1]) + lost > 3000, stderr.join("\n"));
   });
 });
 
