@@ -119,7 +119,6 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
   Deno.addSignalListener("SIGTERM", onSignal);
   let printed = 0;
   let matched = false;
-  if (format === "table") io.out.writeLine(renderStreamRow(TRACE_COLUMNS, "header"));
   try {
     const summary = await runTraceSession({
       inventory,
@@ -138,6 +137,8 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
       diagnostics: (line) => io.diagnostics(`crienrich: ${line}`),
       ...(global.debug ? { debug: (line: string) => io.diagnostics(`debug: ${line}`) } : {}),
       onStarted: (selected) => {
+        // Printed once attached, so a trace that fails to start prints no table at all.
+        if (format === "table") io.out.writeLine(renderStreamRow(TRACE_COLUMNS, "header"));
         if (named && selected.length === 0) {
           io.diagnostics(`crienrich: waiting for ${describeSelector(selector)} to start`);
         } else {
