@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# A private containerd (CRI v1) for the demo and the tests, started as ../shared/lab.md says.
+# A private containerd (CRI v1) for the demo and the tests. Settings a machine without
+# CAP_SYS_RESOURCE and without CNI needs: restrict_oom_score_adj = true (else every pod fails
+# with "can't get final child's PID from pipe"); pods use host networking and no hostname.
 #
 #   scripts/lab/containerd.sh start DIR   start one under DIR (idempotent); prints its socket
 #   scripts/lab/containerd.sh stop DIR    remove every pod sandbox it runs, stop it, clean DIR

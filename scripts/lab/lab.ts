@@ -4,7 +4,7 @@
  * them. Used by the real-runtime tests and by the demo.
  *
  * Pods use host networking (no CNI here) and no hostname (no private UTS namespace): see
- * ../shared/lab.md.
+ * the module doc of scripts/lab/containerd.sh for the settings this machine needs.
  *
  * @module
  */

@@ -324,7 +324,9 @@ export function openLibbpf(path?: string): Libbpf {
     try {
       library = Deno.dlopen(candidate, LIBBPF_SYMBOLS);
     } catch (error) {
-      failures.push(error instanceof Error ? error.message : String(error));
+      // Deno's message repeats its own prefix ("Could not open library: Could not open…").
+      const message = error instanceof Error ? error.message : String(error);
+      failures.push(message.replace(/^(Could not open library: )+/, ""));
       continue;
     }
     const lib = new Libbpf(candidate, library);

@@ -24,7 +24,8 @@ import type { CommandIO } from "./io.ts";
 const HELP =
   `Usage: crienrich trace [--pod P] [-n NS] [--container C] [-l key=value]... [--all] [--host]
                        [--events exec,exit] [-o table|json] [--count N] [--duration D]
-                       [--until-exec PATTERN] [--buffer-pages N] [--libbpf PATH]
+                       [--until-exec PATTERN] [--buffer-pages N] [--resolve-wait D]
+                       [--libbpf PATH]
 
 Prints every process that starts (exec) or ends (exit) in the selected containers, joined
 in-process with its pod. The kernel filters by mount namespace, so unselected containers cost

@@ -71,7 +71,7 @@ export function judgePrivileges(uid: number, capEff: bigint): Outcome {
   }
   return fail(
     `uid ${uid}, CapEff ${hex} ${caps}`,
-    "run as root (sudo crienrich doctor), or in a privileged pod with hostPID",
+    "run as root (sudo crienrich doctor), or in a pod with hostPID and CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN (deploy/daemonset.yaml)",
     ExitCode.PermissionDenied,
   );
 }

@@ -3,7 +3,7 @@
  *
  * libbpf resolves a `tracepoint/<category>/<name>` section through
  * `<tracefs>/events/<category>/<name>/id`, so tracefs must be mounted. A fresh node may
- * have none (../shared/lab.md); the tracer then mounts it at `/sys/kernel/tracing`, and so
+ * have none; the tracer then mounts it at `/sys/kernel/tracing`, and so
  * does this check, the same way (mount(2) through the FFI table in `src/bpf/libbpf.ts`).
  *
  * @module

@@ -93,7 +93,9 @@ export async function probeEndpoint(
     return {
       probe: { ...base, status: "missing", reason: "no such file" },
       error: new RuntimeUnavailableError(
-        `Cannot connect to runtime socket "${candidate.path}": no such file (is the runtime running? set --runtime-endpoint)`,
+        `Cannot connect to runtime socket "${candidate.path}": no such file (is the runtime running?${
+          candidate.source === "well-known" ? " set --runtime-endpoint" : ""
+        })`,
       ),
     };
   }
