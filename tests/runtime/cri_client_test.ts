@@ -9,6 +9,7 @@ import { CriClient } from "../../src/runtime/cri_client.ts";
 import { NotFoundError, RuntimeUnavailableError } from "../../src/errors.ts";
 import { POD_NAME_LABEL, POD_NAMESPACE_LABEL } from "../../src/runtime/labels.ts";
 import { Lab, LAB_IMAGE, type LabPod } from "../../scripts/lab/lab.ts";
+import { silentSocket } from "../harness/sockets.ts";
 
 const isRoot = Deno.uid() === 0;
 const ignoreReal = !isRoot && Deno.env.get("CI") !== "true";
@@ -53,24 +54,6 @@ Deno.test.afterAll(async () => {
   client.close();
   await lab.stop();
 });
-
-/** A unix socket that accepts connections and never writes a byte. */
-function silentSocket(path: string): AsyncDisposable {
-  const listener = Deno.listen({ transport: "unix", path });
-  const conns: Deno.Conn[] = [];
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) conns.push(conn);
-    } catch { /* closed */ }
-  })();
-  return {
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      for (const conn of conns) conn.close();
-      await accepting;
-    },
-  };
-}
 
 Deno.test({
   name: "CriClient.version() returns containerd's name, version and CRI API v1",

@@ -21,6 +21,7 @@ import {
 import { WELL_KNOWN_ENDPOINTS } from "../../src/runtime/endpoints.ts";
 import { PermissionError, RuntimeUnavailableError } from "../../src/errors.ts";
 import { Lab } from "../../scripts/lab/lab.ts";
+import { silentSocket } from "../harness/sockets.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const isRoot = Deno.uid() === 0;
@@ -233,24 +234,6 @@ async function deadSocket(dir: string): Promise<string> {
   await Deno.link(live, dead); // Deno unlinks `live` on close; the link stays, unlistened
   listener.close();
   return dead;
-}
-
-/** A unix socket that accepts connections and never writes a byte. */
-function silentSocket(path: string): AsyncDisposable {
-  const listener = Deno.listen({ transport: "unix", path });
-  const conns: Deno.Conn[] = [];
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) conns.push(conn);
-    } catch { /* closed */ }
-  })();
-  return {
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      for (const conn of conns) conn.close();
-      await accepting;
-    },
-  };
 }
 
 /** An HTTP/1 server on a unix socket: a socket that answers, but not CRI. */
