@@ -134,7 +134,8 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
       ...(durationMs !== undefined ? { durationMs } : {}),
       stopSignal: stop.promise,
       // One write(2) per drained batch of events, not one per event.
-      batch: { begin: () => io.out.hold(), end: () => io.out.flush() },
+      // A reader that went away (`| head`) ends the trace like Ctrl-C.
+      batch: { begin: () => io.out.hold(), end: () => io.out.flush() || stop.resolve() },
       diagnostics: (line) => io.diagnostics(`crienrich: ${line}`),
       ...(global.debug ? { debug: (line: string) => io.diagnostics(`debug: ${line}`) } : {}),
       onStarted: (selected) => {
