@@ -30,6 +30,8 @@ export interface CacheOptions {
   /** Print processes that are in no container (`--host`). */
   includeHost: boolean;
   onVerdict: VerdictSink;
+  /** Called when a namespace is dropped, to drop its kernel verdict too. */
+  onForget?: (mntnsId: bigint) => void;
 }
 
 /** mntns id → entry, with at most one resolution in flight per namespace. */
@@ -88,7 +90,24 @@ export class EnrichmentCache {
 
   /** Drops a namespace (its container ended: the id may be reused by the kernel). */
   forget(mntnsId: bigint): void {
-    this.#entries.delete(mntnsId);
+    if (this.#entries.delete(mntnsId)) this.#options.onForget?.(mntnsId);
+  }
+
+  /**
+   * Drops every decided namespace that is not in `inUse` (no process lives in it any
+   * more), so neither this cache nor the kernel's verdict map (16 384 entries) grows without
+   * bound on a node where namespaces come and go (containers, services with private mounts).
+   * Returns how many were dropped.
+   */
+  sweep(inUse: ReadonlySet<bigint> | ReadonlyMap<bigint, unknown>): number {
+    let dropped = 0;
+    for (const id of [...this.#entries.keys()]) {
+      if (!inUse.has(id) && !this.#pending.has(id)) {
+        this.forget(id);
+        dropped++;
+      }
+    }
+    return dropped;
   }
 
   /** Whether any decided container is selected. */

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import type { ContainerInventory } from "../runtime/inventory.ts";
 import type { ContainerRecord } from "../runtime/record.ts";
 import { parseCgroupPath } from "../runtime/cgroup.ts";
-import { cgroupPathOfPid, mountNamespaceIdOfPid } from "../runtime/proc.ts";
+import { cgroupPathOfPid, mountNamespacesInUse } from "../runtime/proc.ts";
 import { NotFoundError } from "../errors.ts";
 
 /** What a mount namespace turned out to be. */
@@ -77,15 +77,9 @@ export class ContainerResolver {
     };
   }
 
-  /** A live process whose mount namespace is `mntnsId` (one stat per process), if any. */
+  /** A live process whose mount namespace is `mntnsId`, if any. */
   async #livePidIn(mntnsId: bigint): Promise<number | undefined> {
-    for await (const entry of Deno.readDir(this.#procRoot)) {
-      if (!/^\d+$/.test(entry.name)) continue;
-      const pid = Number(entry.name);
-      const id = await mountNamespaceIdOfPid(pid, this.#procRoot).catch(() => undefined);
-      if (id === mntnsId) return pid;
-    }
-    return undefined;
+    return (await mountNamespacesInUse(this.#procRoot)).get(mntnsId);
   }
 
   /** Last resort for a vanished process: a listed container with the same namespace. */

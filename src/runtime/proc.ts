@@ -83,6 +83,26 @@ export async function mountNamespaceIdOfPid(pid: number, procRoot = "/proc"): Pr
   return BigInt(ino);
 }
 
+/**
+ * Every mount namespace in use by a process, with one process in it: a scan of
+ * `<procRoot>/<pid>/ns/mnt` for every pid (one stat each; processes that exit or deny access
+ * meanwhile are skipped). Used to find a live process in a namespace and to drop cached
+ * verdicts of namespaces that no longer exist.
+ *
+ * @returns mount namespace id → a pid in it.
+ * @throws {Error} only when `procRoot` itself cannot be read.
+ */
+export async function mountNamespacesInUse(procRoot = "/proc"): Promise<Map<bigint, number>> {
+  const inUse = new Map<bigint, number>();
+  for await (const entry of Deno.readDir(procRoot)) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const pid = Number(entry.name);
+    const id = await mountNamespaceIdOfPid(pid, procRoot).catch(() => undefined);
+    if (id !== undefined && !inUse.has(id)) inUse.set(id, pid);
+  }
+  return inUse;
+}
+
 function procFile(pid: number, procRoot: string, name: string): string {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
     throw new RangeError(`Cannot use pid ${pid}: expected a positive integer`);

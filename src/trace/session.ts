@@ -16,6 +16,8 @@ import { ContainerResolver } from "../enrich/resolver.ts";
 import { EnrichmentCache } from "../enrich/cache.ts";
 import { type EnrichedEvent, EventPipeline, type PipelineCounts } from "../enrich/pipeline.ts";
 import type { ContainerRecord } from "../runtime/record.ts";
+import { mountNamespacesInUse } from "../runtime/proc.ts";
+import { join } from "node:path";
 
 /** Options of {@linkcode runTraceSession}. */
 export interface TraceSessionOptions {
@@ -34,6 +36,8 @@ export interface TraceSessionOptions {
   resolveWaitMs: number;
   /** Stop after this long, in ms. */
   durationMs?: number;
+  /** How often verdicts of namespaces without processes are dropped, in ms (default 60 s). */
+  sweepIntervalMs?: number;
   /** Receives each printed event with its wall-clock time (ns); false stops the session. */
   emit: (event: EnrichedEvent, timeNs: bigint) => boolean;
   /** Receives lost-sample reports: cpu, count, wall-clock time (ns). */
@@ -80,6 +84,7 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
       {
         selector: options.selector,
         includeHost: options.includeHost,
+        onForget: (id) => tracer.forgetMountNamespace(id),
         onVerdict: (id, allow, record) => {
           if (allow) tracer.allowMountNamespace(id);
           else tracer.denyMountNamespace(id);
@@ -110,7 +115,16 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
     let stoppedBy: TraceSummary["stoppedBy"] | undefined;
     options.stopSignal.then(() => (stoppedBy ??= "signal"));
     const deadline = options.durationMs === undefined ? Infinity : Date.now() + options.durationMs;
+    const procRoot = join(options.hostRoot ?? "/", "proc");
+    const sweepEvery = options.sweepIntervalMs ?? 60_000;
+    let nextSweep = Date.now() + sweepEvery;
     while (stoppedBy === undefined) {
+      if (Date.now() >= nextSweep) {
+        // Between drains, so no event of a swept namespace is in flight in the pipeline.
+        const dropped = cache.sweep(await mountNamespacesInUse(procRoot));
+        if (dropped > 0) options.debug?.(`dropped ${dropped} verdicts of ended namespaces`);
+        nextSweep = Date.now() + sweepEvery;
+      }
       options.batch?.begin();
       try {
         await tracer.poll(100, onEvent, onLost);
