@@ -55,6 +55,43 @@ static __always_inline __u64 task_mntns_id(struct task_struct *task)
 }
 
 /*
+ * The namespace reference count was renamed from `count` to `__ns_ref` (Linux 6.18,
+ * "ns: rename to __ns_ref"); these flavors let CO-RE pick whichever this kernel has.
+ */
+struct ns_common___new {
+	refcount_t __ns_ref;
+} __attribute__((preserve_access_index));
+struct ns_common___old {
+	refcount_t count;
+} __attribute__((preserve_access_index));
+
+/*
+ * True when `task` is the last user of its mount namespace: nobody else shares its nsproxy
+ * and no other nsproxy (nor an open /proc/PID/ns/mnt) holds the namespace. Its inode number
+ * is then freed when the task exits and soon handed to a new namespace (the kernel reuses
+ * the lowest free number), so a verdict stored under it must go. A race between two last
+ * tasks can miss one; user space also sweeps namespaces no process uses.
+ */
+static __always_inline bool last_mntns_user(struct task_struct *task)
+{
+	struct nsproxy *nsproxy = BPF_CORE_READ(task, nsproxy);
+	struct ns_common *ns;
+	int refs;
+
+	if (!nsproxy || BPF_CORE_READ(nsproxy, count.refs.counter) != 1)
+		return false;
+	ns = (struct ns_common *)&BPF_CORE_READ(nsproxy, mnt_ns)->ns;
+	struct ns_common___new *ns_new = (void *)ns;
+	struct ns_common___old *ns_old = (void *)ns;
+
+	if (bpf_core_field_exists(ns_new->__ns_ref))
+		refs = BPF_CORE_READ(ns_new, __ns_ref.refs.counter);
+	else
+		refs = BPF_CORE_READ(ns_old, count.refs.counter);
+	return refs == 1;
+}
+
+/*
  * The filter rules: the host namespace follows trace_host, a known namespace its verdict,
  * an unknown one send_unknown (flagged so user space can resolve it and store a verdict).
  * Returns the flags to send with, or -1 to drop.
@@ -165,13 +202,16 @@ int crienrich_exit(void *ctx)
 	__u64 mntns_id;
 	int flags, code;
 
+	mntns_id = task_mntns_id(task);
+	flags = filter_flags(mntns_id);
+	/* Any thread may be the namespace's last: check before the whole-process filter. */
+	if (last_mntns_user(task))
+		bpf_map_delete_elem(&mntns_verdict, &mntns_id);
 	if (!crienrich_config.trace_exit)
 		return 0;
 	/* Whole processes only: the event fires for every thread. */
 	if ((__u32)pid_tgid != pid_tgid >> 32)
 		return 0;
-	mntns_id = task_mntns_id(task);
-	flags = filter_flags(mntns_id);
 	if (flags < 0)
 		return 0;
 	e = bpf_map_lookup_elem(&scratch, &zero);

@@ -8,12 +8,12 @@
  */
 
 /** sha256 (hex) of bpf/crienrich.bpf.o as built with these sources. */
-export const OBJECT_SHA256 = "f19631705f889946d210865a2c2e1e69d0ec8d75729c9a8468bebef267d45c35";
+export const OBJECT_SHA256 = "c799f50308ad1112625edcb4bb308762cf2b0e07f27997a0a8682d2f79a3aa7c";
 /** Compiler, bpftool and libbpf header versions of the build. */
 export const TOOLCHAIN = "Debian clang version 14.0.6; bpftool v7.1.0; libbpf headers 1.1";
 /** sha256 (hex) of every build input, by repository-relative path. */
 export const SOURCE_SHA256: Readonly<Record<string, string>> = {
-  "bpf/crienrich.bpf.c": "26199f01ab070a071591b9600ca8ac651e498a4a742a5a8e33302b30f2097cea",
+  "bpf/crienrich.bpf.c": "04982d4f0994ef7e2bcd2900d93353bc39e80635e871cd51fac20330fcb2c24b",
   "bpf/event.h": "ebe925ca6991be4329fd0831605524faa96041241fe384592f863335fc2cb5b9",
   "bpf/vmlinux.h": "b0c25deba5befd86d507d8e96a5a989a431bc11f643812304213f8ac54274bc4",
   "scripts/bpf_build.sh": "ccd99831794690cdad024d20d087b966694da885a2b41fcc3a9f43a8d4ed3076",

@@ -50,7 +50,9 @@ export interface TracerOptions {
 /** The BPF programs (C function names, ≤ 15 bytes: the kernel's BPF_OBJ_NAME_LEN). */
 const PROGRAMS = [
   { name: "crienrich_exec", tracepoint: "sched/sched_process_exec", option: "traceExec" },
-  { name: "crienrich_exit", tracepoint: "sched/sched_process_exit", option: "traceExit" },
+  // Always attached: besides exit events (when traceExit) it drops the verdict of a mount
+  // namespace whose last process exits, before the kernel reuses its id (crienrich.bpf.c).
+  { name: "crienrich_exit", tracepoint: "sched/sched_process_exit", option: null },
 ] as const;
 const OBJECT_NAME = "crienrich";
 const DEFAULT_PAGES = 64;
@@ -149,7 +151,7 @@ export class ProcessTracer implements Disposable {
         throw wrap("load BPF object", error);
       }
       for (const program of PROGRAMS) {
-        if (!options[program.option]) continue;
+        if (program.option !== null && !options[program.option]) continue;
         try {
           links.push(lib.attachProgram(lib.findProgram(object, program.name)));
         } catch (error) {
@@ -234,6 +236,11 @@ export class ProcessTracer implements Disposable {
       }
       onEvent(event, sample);
     }, onLost);
+  }
+
+  /** CLOCK_BOOTTIME now, in ns: the clock of every event's `tsBootNs`. */
+  bootClockNs(): bigint {
+    return this.#lib.clockNs(CLOCK_BOOTTIME);
   }
 
   /**

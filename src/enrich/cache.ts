@@ -18,6 +18,12 @@ export interface NamespaceEntry {
   record: ContainerRecord | null;
   /** Whether events of this namespace are printed. */
   selected: boolean;
+  /**
+   * When the verdict reached the kernel (CLOCK_BOOTTIME ns), if a clock was given. A sample
+   * flagged "unknown" that is younger than this means the kernel dropped the verdict since
+   * (the namespace died and its id may belong to a new one): the entry is stale.
+   */
+  decidedAtBootNs?: bigint;
 }
 
 /** Called once per decided namespace: true = allow in the kernel, false = deny. */
@@ -32,6 +38,8 @@ export interface CacheOptions {
   onVerdict: VerdictSink;
   /** Called when a namespace is dropped, to drop its kernel verdict too. */
   onForget?: (mntnsId: bigint) => void;
+  /** CLOCK_BOOTTIME now, in ns (the clock of the samples' `tsBootNs`). */
+  bootClockNs?: () => bigint;
 }
 
 /** mntns id → entry, with at most one resolution in flight per namespace. */
@@ -121,9 +129,10 @@ export class EnrichmentCache {
     const selected = record
       ? selector !== null && matchesSelector(record, { ...selector, includeStopped: true })
       : includeHost;
-    const entry = { record, selected };
+    const entry: NamespaceEntry = { record, selected };
     this.#entries.set(mntnsId, entry);
     this.#options.onVerdict(mntnsId, selected, record);
+    if (this.#options.bootClockNs) entry.decidedAtBootNs = this.#options.bootClockNs();
     return entry;
   }
 }

@@ -91,6 +91,15 @@ export class EventPipeline {
       while (this.#queue.length > 0 && !this.#stopped) {
         const event = this.#queue[0]!;
         let entry = cache.lookup(event.mntnsId);
+        if (
+          entry && event.mntnsUnknown && entry.decidedAtBootNs !== undefined &&
+          event.tsBootNs > entry.decidedAtBootNs
+        ) {
+          // The kernel no longer has our verdict: the namespace ended and its id now names
+          // another one (ids are reused). Look it up afresh.
+          cache.forget(event.mntnsId);
+          entry = undefined;
+        }
         let unresolved = false;
         if (!entry) {
           entry = await this.#waitForResolution(event);

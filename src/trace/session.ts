@@ -85,6 +85,7 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
         selector: options.selector,
         includeHost: options.includeHost,
         onForget: (id) => tracer.forgetMountNamespace(id),
+        bootClockNs: () => tracer.bootClockNs(),
         onVerdict: (id, allow, record) => {
           if (allow) tracer.allowMountNamespace(id);
           else tracer.denyMountNamespace(id);

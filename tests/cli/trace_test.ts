@@ -302,3 +302,43 @@ realTest("trace rejects bad input with one stderr line and a documented code", a
     assert.match(stderr, /^crienrich: [^\n]+\n$/, args.join(" "));
   }
 });
+
+realTest(
+  "trace sees a new container whose mount namespace id an ended, denied one had",
+  async () => {
+    await withLab(async (lab) => {
+      const { foo, bar } = await setup(lab);
+      const trace = new TraceProcess(
+        ["--pod", "foo", "-n", "demo", "--events", "exec", "--duration", "60s", "--debug"],
+        lab.socket,
+      );
+      await trace.waitFor(/^crienrich: tracing/);
+      const mntnsOf = async (id: string) => {
+        const pid = JSON.parse((await lab.client.containerStatus(id)).info.info!).pid;
+        return (await Deno.stat(`/proc/${pid}/ns/mnt`)).ino!;
+      };
+      // A container of pod bar: denied in the kernel once its entrypoint's exec is seen.
+      const temp = await lab.runContainer(bar, "temp");
+      const tempMntns = await mntnsOf(temp);
+      await trace.waitFor(new RegExp(`^debug: mntns ${tempMntns} denied: demo/bar/temp$`));
+      await lab.client.call("RuntimeService", "StopContainer", { containerId: temp, timeout: 0 });
+      await lab.client.call("RuntimeService", "RemoveContainer", { containerId: temp });
+      // The kernel hands the freed id to the next namespace: the new container of pod foo.
+      const fresh = await lab.runContainer(foo, "fresh", [
+        "/bin/sh",
+        "-c",
+        "echo reuse-marker-crienrich; exec /bin/sleep 3600",
+      ]);
+      assert.equal(await mntnsOf(fresh), tempMntns, "the kernel reused the namespace id");
+      await trace.waitFor(new RegExp(`^debug: mntns ${tempMntns} allowed: demo/foo/fresh$`));
+      await new Promise((r) => setTimeout(r, 500));
+      trace.child.kill("SIGINT");
+      const { code, events } = await trace.finish();
+      assert.equal(code, ExitCode.Ok);
+      const entry = events.find((e) => e.process.args?.[2]?.startsWith("echo reuse-marker"));
+      assert.ok(entry, "the entrypoint of the container in the reused namespace");
+      assert.equal(entry.container?.id, fresh);
+      assert.equal(entry.pod?.name, "foo");
+    });
+  },
+);

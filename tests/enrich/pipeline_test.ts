@@ -158,3 +158,36 @@ Deno.test("EventPipeline stops when emit returns false (--count)", async () => {
   assert.equal(emitted, 2);
   assert.equal(pipeline.stopped, true);
 });
+
+Deno.test("EventPipeline looks a namespace up afresh when the kernel dropped its verdict", async () => {
+  const answers = new Map<bigint, Resolution>([[10n, {
+    kind: "container",
+    record: record("new", 10),
+  }]]);
+  const { resolver, calls } = scriptedResolver(answers, 0);
+  let now = 100n;
+  const cache = new EnrichmentCache(resolver, {
+    selector: { pod: "foo" },
+    includeHost: false,
+    onVerdict: () => {},
+    bootClockNs: () => now,
+  });
+  // An ended container of another pod had namespace 10: denied at boot time 100.
+  cache.seed([
+    {
+      ...record("old", 10),
+      pod: { name: "bar", namespace: "demo", labels: {} },
+    } as ContainerRecord,
+  ]);
+  const emitted: EnrichedEvent[] = [];
+  const pipeline = new EventPipeline({ cache, emit: (e) => (emitted.push(e), true) });
+  // A sample written before the verdict reached the kernel: still the old namespace.
+  pipeline.push({ ...exec(1, 10n), tsBootNs: 50n });
+  // Flagged unknown after the verdict was written: the kernel dropped it, the id is reused.
+  now = 300n;
+  pipeline.push({ ...exec(2, 10n), tsBootNs: 200n });
+  await pipeline.flush();
+  assert.deepEqual(calls, [10n]);
+  assert.deepEqual(emitted.map((e) => [e.event.pid, e.record?.name]), [[2, "new"]]);
+  assert.equal(pipeline.counts.filtered, 1);
+});
