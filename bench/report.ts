@@ -33,6 +33,8 @@ export interface TracerResult {
   bpf_runs: number;
   bpf_run_time_ns: number;
   bpf_ns_per_run: number | null;
+  /** All its programs' run time over the storm ÷ execs made: comparable whatever programs run. */
+  bpf_ns_per_exec: number | null;
   bpf_programs: { id: number; name: string; runs: number; run_time_ns: number }[];
   peak_rss_kib: number;
   /** Wall time of the storm's ExecSync while this tracer ran. */
@@ -90,6 +92,7 @@ const ROWS: Row[] = [
     ratio: true,
   },
   { label: "BPF run time per run (ns)", key: "bpf_ns_per_run", digits: 0, ratio: true },
+  { label: "BPF time per exec made (ns)", key: "bpf_ns_per_exec", digits: 0, ratio: true },
   { label: "storm CPU (ms)", key: "storm_cpu_ms", digits: 0, ratio: true },
   { label: "  of which user (ms)", key: "storm_user_ms", digits: 0 },
   { label: "  of which system (ms)", key: "storm_system_ms", digits: 0 },
