@@ -33,11 +33,10 @@ const LIBBPF_SYMBOLS = {
   bpf_map_update_elem: { parameters: ["i32", "buffer", "buffer", "u64"], result: "i32" },
   bpf_map_delete_elem: { parameters: ["i32", "buffer"], result: "i32" },
   perf_buffer__new: {
-    parameters: ["i32", "usize", "function", "function", "pointer", "pointer"],
+    parameters: ["i32", "usize", "pointer", "pointer", "pointer", "pointer"],
     result: "pointer",
   },
   perf_buffer__epoll_fd: { parameters: ["pointer"], result: "i32" },
-  perf_buffer__consume: { parameters: ["pointer"], result: "i32" },
   perf_buffer__buffer_cnt: { parameters: ["pointer"], result: "usize" },
   perf_buffer__buffer: { parameters: ["pointer", "i32", "buffer", "buffer"], result: "i32" },
   perf_buffer__free: { parameters: ["pointer"], result: "void" },
@@ -68,9 +67,6 @@ const LIBBPF_CANDIDATES = [
   "/usr/local/lib/libbpf.so.1", // built from source
 ];
 
-/** `struct perf_event_sample`'s payload callback and the lost-samples callback (libbpf.h). */
-const SAMPLE_CB = { parameters: ["pointer", "i32", "pointer", "u32"], result: "void" } as const;
-const LOST_CB = { parameters: ["pointer", "i32", "u64"], result: "void" } as const;
 /** `libbpf_print_fn_t`: level, format, va_list (an array type: passed as a pointer). */
 const PRINT_CB = { parameters: ["i32", "pointer", "pointer"], result: "i32" } as const;
 const LIBBPF_WARN = 0;
@@ -84,10 +80,9 @@ export const CLOCK_BOOTTIME = 7;
 const encoder = new TextEncoder();
 const cString = (s: string): Uint8Array<ArrayBuffer> => encoder.encode(`${s}\0`);
 
-/** A perf buffer and the callbacks it calls; free with {@linkcode Libbpf.freePerfBuffer}. */
+/** A perf buffer; free with {@linkcode Libbpf.freePerfBuffer}. */
 export interface PerfBuffer {
   readonly handle: Handle;
-  readonly callbacks: readonly { close(): void }[];
 }
 
 /** libbpf and libc, loaded; one instance per library path (see {@linkcode openLibbpf}). */
@@ -204,44 +199,16 @@ export class Libbpf {
 
   /**
    * perf_buffer__new: maps `pages` pages per CPU (a power of two) of a perf event array.
-   * `onSample` gets a copy of each sample; both callbacks run inside
-   * {@linkcode consumePerfBuffer}, on the calling thread.
+   * No sample or lost callbacks: they run only inside perf_buffer__consume/poll, which
+   * crienrich never calls; the rings are read directly ({@linkcode perfBufferRings}).
    */
-  newPerfBuffer(
-    mapFd: number,
-    pages: number,
-    onSample: (cpu: number, data: Uint8Array<ArrayBuffer>) => void,
-    onLost: (cpu: number, count: bigint) => void,
-  ): PerfBuffer {
-    const sample = new Deno.UnsafeCallback(SAMPLE_CB, (_ctx, cpu, data, size) => {
-      if (data) {
-        onSample(cpu, new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(data, size)).slice());
-      }
-    });
-    const lost = new Deno.UnsafeCallback(LOST_CB, (_ctx, cpu, count) => onLost(cpu, BigInt(count)));
-    try {
-      const ptr = this.#bpf.perf_buffer__new(
-        mapFd,
-        BigInt(pages),
-        sample.pointer,
-        lost.pointer,
-        null,
-        null,
-      );
-      return { handle: this.#checkPtr("perf_buffer__new", ptr), callbacks: [sample, lost] };
-    } catch (error) {
-      sample.close();
-      lost.close();
-      throw error;
-    }
+  newPerfBuffer(mapFd: number, pages: number): PerfBuffer {
+    const ptr = this.#bpf.perf_buffer__new(mapFd, BigInt(pages), null, null, null, null);
+    return { handle: this.#checkPtr("perf_buffer__new", ptr) };
   }
   /** perf_buffer__epoll_fd: readable when any CPU's ring has data. */
   perfBufferEpollFd(pb: PerfBuffer): number {
     return this.#check("perf_buffer__epoll_fd", this.#bpf.perf_buffer__epoll_fd(pb.handle));
-  }
-  /** perf_buffer__consume: drains every ring, calling the callbacks synchronously. */
-  consumePerfBuffer(pb: PerfBuffer): void {
-    this.#check("perf_buffer__consume", this.#bpf.perf_buffer__consume(pb.handle));
   }
   /**
    * perf_buffer__buffer for every ring: each CPU's whole mapping (control page + data
@@ -273,10 +240,9 @@ export class Libbpf {
     }
     return rings;
   }
-  /** perf_buffer__free, then closes the callbacks; the handle is unusable afterwards. */
+  /** perf_buffer__free: unmaps the rings; the handle is unusable afterwards. */
   freePerfBuffer(pb: PerfBuffer): void {
     this.#bpf.perf_buffer__free(pb.handle);
-    for (const cb of pb.callbacks) cb.close();
   }
 
   /**

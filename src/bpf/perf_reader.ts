@@ -4,9 +4,8 @@
  * libbpf's perf_buffer maps one ring per CPU and gathers their fds into one epoll fd.
  * The wait (epoll_wait(2)) runs on a worker thread as a `nonblocking` FFI call, bounded to
  * {@linkcode MAX_WAIT_MS} per call so a stop flag or {@linkcode PerfReader.close} is seen
- * within that time; draining (perf_buffer__consume) runs on the main thread, where the
- * sample callbacks must run: libbpf-bootstrap's `perf_buffer__poll(pb, 100)` loop
- * (100 ms), split in two.
+ * within that time; draining reads each CPU's ring in JavaScript (perf_ring.ts) on the
+ * main thread: libbpf-bootstrap's `perf_buffer__poll(pb, 100)` loop (100 ms), split in two.
  *
  * @module
  */
@@ -61,9 +60,7 @@ export class PerfReader implements Disposable {
    */
   constructor(lib: Libbpf, mapFd: number, pages: number) {
     this.#lib = lib;
-    // The rings are read in JavaScript (#drain); libbpf's callbacks exist but never run,
-    // as perf_buffer__consume/poll are never called.
-    this.#pb = lib.newPerfBuffer(mapFd, pages, () => {}, () => {});
+    this.#pb = lib.newPerfBuffer(mapFd, pages);
     try {
       this.#epollFd = lib.perfBufferEpollFd(this.#pb);
       this.#rings = lib.perfBufferRings(this.#pb).map((mapping) => new PerfRing(mapping));

@@ -118,12 +118,6 @@ export class EnrichmentCache {
     return dropped;
   }
 
-  /** Whether any decided container is selected. */
-  hasSelected(): boolean {
-    for (const entry of this.#entries.values()) if (entry.selected && entry.record) return true;
-    return false;
-  }
-
   #decide(mntnsId: bigint, record: ContainerRecord | null): NamespaceEntry {
     const { selector, includeHost } = this.#options;
     const selected = record

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Lab } from "../../scripts/lab/lab.ts";
+import { silentSocket } from "../harness/sockets.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const isRoot = Deno.uid() === 0;
@@ -132,14 +133,8 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "crr-" });
     const path = join(dir, "silent.sock");
-    const listener = Deno.listen({ transport: "unix", path });
-    const conns: Deno.Conn[] = [];
-    const accepting = (async () => {
-      try {
-        for await (const conn of listener) conns.push(conn);
-      } catch { /* closed */ }
-    })();
     try {
+      await using _silent = silentSocket(path);
       const started = performance.now();
       const result = await crienrich([
         "runtimes",
@@ -158,9 +153,6 @@ Deno.test({
       // Deno's start-up included; far below the 3 s default deadline plus start-up.
       assert.ok(elapsed < 2500, `took ${elapsed} ms`);
     } finally {
-      listener.close();
-      for (const conn of conns) conn.close();
-      await accepting;
       await Deno.remove(dir, { recursive: true });
     }
   },
