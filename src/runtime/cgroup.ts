@@ -9,17 +9,28 @@
  * | --- | --- |
  * | `/kubepods[/<qos>]/pod<uid>/<id>` | kubelet cgroupfs driver: `pkg/kubelet/cm/cgroup_manager_linux.go`, `qos_container_manager_linux.go` (Guaranteed pods sit directly under `kubepods`, `pod` + uid from `pod_container_manager_linux.go`); the runtime adds `<id>` (containerd CRI, cri-dockerd, k3s) or `crio-<id>` (CRI-O `internal/config/cgmgr/cgroupfs.go`) |
  * | `kubepods.slice/kubepods-<qos>.slice/kubepods-<qos>-pod<uid_with_underscores>.slice/<scope>` | kubelet systemd driver: `ToSystemd()` in `cgroup_manager_linux.go` turns each level into a slice and escapes `-` in the uid as `_`, because `-` means nesting in slice names (systemd.slice(5)) |
- * | `slice:prefix:name` | runc systemd driver's `cgroupsPath` (runc `docs/systemd.md`): the unit is `<prefix>-<name>.scope` in `<slice>`. containerd CRI writes `<slice>:cri-containerd:<id>`, CRI-O `<slice>:crio:<id>`, Docker `system.slice:docker:<id>`, Podman `machine.slice:libpod:<id>` |
- * | `cri-containerd-<id>.scope`, `crio-<id>.scope`, `docker-<id>.scope`, `libpod-<id>.scope` | the scope units those `cgroupsPath`s become |
+ * | `slice:prefix:name` | runc systemd driver's `cgroupsPath` (runc `docs/systemd.md`): the unit is `<prefix>-<name>.scope` in `<slice>`. containerd CRI writes `<slice>:cri-containerd:<id>`, CRI-O `<slice>:crio:<id>`, Docker `system.slice:docker:<id>`, Podman `machine.slice:libpod:<id>`, nerdctl `system.slice:nerdctl:<id>` |
+ * | `cri-containerd-<id>.scope`, `crio-<id>.scope`, `docker-<id>.scope`, `libpod-<id>.scope`, `nerdctl-<id>.scope` | the scope units those `cgroupsPath`s become (nerdctl's is a containerd container) |
+ * | `<runtime's cgroup>/<slice>:<prefix>:<id>` | a `slice:prefix:name` `cgroupsPath` given to runc's cgroupfs driver (the runtime set up for systemd, runc not): a path without a leading `/` is relative to runc's own cgroup (runc `libcontainer/cgroups/fs2/defaultpath.go`), so the literal string becomes one directory name, e.g. under `/system.slice/containerd.service/` |
+ * | `<parent>/crio-<id>` (relative) | a cgroupfs `cgroupsPath` whose sandbox cgroup parent is relative, as CRI-O reports it (`pod_123-456/crio-<id>`); on disk it sits below runc's own cgroup, as above |
  * | `crio-conmon-<id>.scope`, `libpod-conmon-<id>.scope` | the conmon monitor of CRI-O and Podman: a helper process, not the container |
  * | `<scope>/container` | crun's systemd driver: processes live in a `container` sub-cgroup of the scope (crun annotation `run.oci.systemd.subgroup`; runc issue #4072) |
  * | `/docker/<id>` | dockerd cgroupfs driver (`daemon/oci_linux.go`, default cgroup parent `/docker`) |
  * | `/libpod_parent/libpod-<id>` | Podman cgroupfs driver (libpod `CgroupfsDefaultCgroupParent`) |
  * | `/k8s.io/<id>` | containerd CRI given no cgroup parent: the containerd namespace is the parent (seen on this lab, containerd 1.6.20) |
+ * | `/docker/<outer id>/kubepods/…/<id>`, `/docker/<outer id>/docker/<id>` | a runtime inside a container: a kind node (kubernetes-sigs/kind runs each node as a Docker container with containerd inside) or docker-in-docker; the inner runtime's cgroups sit below the outer container's, in any of the layouts above |
  *
- * The container id found is always the outermost one in the path: the node's runtime knows
- * that container, while deeper cgroups (crun's `container`, systemd inside a container, a
- * runtime nested in a container) belong to it.
+ * A path can name several containers (the nested rows). The innermost id is the container
+ * the process runs in; the outer ones hold the runtime that created it. Cgroups below the
+ * innermost id (crun's `container`, systemd inside a container) belong to it. conmon's
+ * scope ends the search: it and anything below it are the monitor's, while containers
+ * outside it (a kind node) still hold the process.
+ *
+ * A cgroup name is a claim, not a proof: a process that may create cgroups (a privileged
+ * container, or one with a delegated cgroup namespace) can make `/k8s.io/<its id>/<other
+ * id>`. {@linkcode containerCandidates} therefore lists every id innermost first, and a
+ * caller accepts one only when the runtime's record agrees ({@linkcode cgroupPathAgrees}),
+ * falling back to outer ones.
  *
  * @module
  */
@@ -49,19 +60,30 @@ export interface CgroupContainerRef {
   qosClass?: QosClass;
 }
 
+/** A container a cgroup path names, and where in the path it names it. */
+export interface CgroupCandidate extends CgroupContainerRef {
+  /**
+   * Index, in the segments given to {@linkcode containerCandidates}, of the segment that
+   * names the container (`<id>`, `crio-<id>.scope`, `<slice>:crio:<id>`, …); for crun's
+   * `<scope>/container` it is the scope's.
+   */
+  segmentIndex: number;
+}
+
 const ID = "[0-9a-f]{64}";
+const BARE_ID = new RegExp(`^${ID}$`);
 
 /** One row of the container table: a path segment and the runtime it shows. */
 interface ContainerPattern {
   /** Matches one whole path segment; the `id` group is the container id. */
   segment: RegExp;
-  /** When set, the segment before must match too. */
+  /** When set, the segment before must match too; a tail without it falls to later rows. */
   parent?: RegExp;
   /** The runtime shown, or `null` for a runtime helper's cgroup that is not a container. */
   runtime: CgroupRuntime | null;
 }
 
-/** Tried in order on each segment, outermost segment first; the first match decides. */
+/** Tried in order on each segment; the first match decides. */
 const CONTAINER_PATTERNS: readonly ContainerPattern[] = [
   // conmon, the container monitor of CRI-O and Podman; listed before crio-/libpod- ids.
   { segment: new RegExp(`^crio-conmon-${ID}(?:\\.scope)?$`), runtime: null },
@@ -69,6 +91,7 @@ const CONTAINER_PATTERNS: readonly ContainerPattern[] = [
   // Systemd scopes: `<prefix>-<id>.scope`; CRI-O and Podman use the same name without
   // `.scope` under their cgroupfs drivers.
   { segment: new RegExp(`^cri-containerd-(?<id>${ID})\\.scope$`), runtime: "containerd" },
+  { segment: new RegExp(`^nerdctl-(?<id>${ID})\\.scope$`), runtime: "containerd" },
   { segment: new RegExp(`^crio-(?<id>${ID})(?:\\.scope)?$`), runtime: "cri-o" },
   { segment: new RegExp(`^docker-(?<id>${ID})\\.scope$`), runtime: "docker" },
   { segment: new RegExp(`^libpod-(?<id>${ID})(?:\\.scope)?$`), runtime: "podman" },
@@ -83,41 +106,157 @@ const UID_DASHED = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 const UID_UNDERSCORED = "[0-9a-f]{8}_[0-9a-f]{4}_[0-9a-f]{4}_[0-9a-f]{4}_[0-9a-f]{12}|[0-9a-f]{32}";
 const QOS = "besteffort|burstable";
 
-/** One row of the pod table: a pod-level segment; groups `uid` and `qos` (none: guaranteed). */
-interface PodPattern {
-  segment: RegExp;
-  /** When set, the path before the segment must match; its `qos` group counts too. */
-  parentPath?: RegExp;
-}
-
-const POD_PATTERNS: readonly PodPattern[] = [
-  // Systemd driver; kubelet `--cgroup-root` may add a prefix (kind: `kubelet-kubepods-...`).
-  {
-    segment: new RegExp(
-      `^(?:[\\w.-]*-)?kubepods(?:-(?<qos>${QOS}))?-pod(?<uid>${UID_UNDERSCORED})\\.slice$`,
-    ),
-  },
-  // Cgroupfs driver: `pod<uid>` right under `kubepods` or `kubepods/<qos>`.
-  {
-    segment: new RegExp(`^pod(?<uid>${UID_DASHED})$`),
-    parentPath: new RegExp(`(?:^|/)kubepods(?:/(?<qos>${QOS}))?$`),
-  },
-];
+/** Systemd driver; kubelet `--cgroup-root` may add a prefix (kind: `kubelet-kubepods-...`). */
+const SYSTEMD_POD = new RegExp(
+  `^(?:[\\w.-]*-)?kubepods(?:-(?<qos>${QOS}))?-pod(?<uid>${UID_UNDERSCORED})\\.slice$`,
+);
+/** Cgroupfs driver: `pod<uid>` right under `kubepods` (Guaranteed) or `kubepods/<qos>`. */
+const CGROUPFS_POD = new RegExp(`^pod(?<uid>${UID_DASHED})$`);
 
 /** The runc systemd driver's `cgroupsPath` form `slice:prefix:name`. */
 const SYSTEMD_CGROUPS_PATH = /^(?<slice>[^/:]*):(?<prefix>[^/:]*):(?<name>[^/:]+)$/;
 
 /**
- * Finds the container a cgroup path belongs to.
+ * Splits a cgroup path into its cgroup names.
+ *
+ * Decisions: empty segments (doubled or trailing `/`) are dropped, as runc cleans a
+ * `cgroupsPath` (`libcontainer/utils.CleanPath`) and the kernel never writes them; `/` is
+ * the root, with no segments. A `.` or `..` segment makes the path unusable: no cgroup can
+ * have those names, so they only come from a hand-written path or from a path relative to
+ * a cgroup namespace root the reader cannot see (`/../../kubepods/…` in `/proc` under a
+ * private cgroup namespace, cgroup_namespaces(7)), and then the names do not say where the
+ * cgroup is.
  *
  * @param path An absolute cgroup path as `/proc/<pid>/cgroup` shows it without the
- *   `hierarchy-id:controllers:` prefix (see {@linkcode unifiedCgroupPath}), or an OCI
- *   `cgroupsPath` in the runc systemd form `slice:prefix:name`. Paths are relative to the
- *   reader's cgroup namespace root; read them from the host's cgroup namespace.
+ *   `hierarchy-id:controllers:` prefix, or an OCI `cgroupsPath`. A relative path is taken
+ *   only where it is clearly a `cgroupsPath`: one segment in the runc systemd form
+ *   `slice:prefix:name`, or colon-free names ending in a runtime-prefixed container name
+ *   (`pod_123-456/crio-<id>`). A relative path ending in a bare id (`docker/<id>`) or with
+ *   colons (`0::/docker/<id>`, an unstripped `/proc` line) is refused: nothing marks it as
+ *   a `cgroupsPath`.
+ * @returns The names, outermost first (`[]` for the root), or `undefined` when the path has
+ *   `.`/`..` segments or is neither absolute nor a clear `cgroupsPath`. The systemd form is
+ *   one segment, unexpanded: runc's cgroupfs driver uses it as one directory name.
+ *
+ * @example
+ * ```ts
+ * cgroupSegments("/kubepods//besteffort/pod1f3b…/ca97…/"); // ["kubepods", "besteffort", "pod1f3b…", "ca97…"]
+ * cgroupSegments("/kubepods/../ca97…"); // undefined
+ * cgroupSegments("pod_123-456/crio-ca97…"); // ["pod_123-456", "crio-ca97…"]
+ * ```
+ */
+export function cgroupSegments(path: string): string[] | undefined {
+  if (!path.startsWith("/") && SYSTEMD_CGROUPS_PATH.test(path)) return [path];
+  const segments = path.split("/").filter((segment) => segment !== "");
+  if (segments.some((segment) => segment === "." || segment === "..")) return undefined;
+  if (path.startsWith("/")) return segments;
+  const leaf = segments.at(-1);
+  if (leaf === undefined || BARE_ID.test(leaf) || segments.some((s) => s.includes(":"))) {
+    return undefined;
+  }
+  return matchContainer(leaf, segments.at(-2)) ? segments : undefined;
+}
+
+/**
+ * Lists every container a cgroup path names, innermost first.
+ *
+ * Each is only a claim (see the module doc): check it with {@linkcode cgroupPathAgrees}
+ * against the runtime's record and fall back to the next one.
+ *
+ * @param segments Cgroup names outermost first, from {@linkcode cgroupSegments}; may be only
+ *   a tail of the real path (the kernel sends at most the innermost few names). Layouts that
+ *   need a parent (`docker/<id>`, `k8s.io/<id>`, `kubepods/<qos>/pod<uid>`) are recognised
+ *   when the parent is present; without it the id is `unknown` and the pod is left out.
+ * @returns The containers with their segment index, innermost first; `[]` when none. The
+ *   pod of a container is looked for only between it and the next outer container. A
+ *   conmon scope hides itself and everything below it; outer containers stay.
+ *
+ * @example
+ * ```ts
+ * containerCandidates(["docker", "0b1f…", "kubepods", "besteffort", "pod1f3b…", "ca97…"]);
+ * // [{ runtime: "unknown", containerId: "ca97…", podUid: "1f3b…", qosClass: "besteffort", segmentIndex: 5 },
+ * //  { runtime: "docker", containerId: "0b1f…", segmentIndex: 1 }]
+ * ```
+ */
+export function containerCandidates(segments: readonly string[]): CgroupCandidate[] {
+  const found: CgroupCandidate[] = [];
+  let podFrom = 0;
+  for (const [index, segment] of segments.entries()) {
+    const literal = SYSTEMD_CGROUPS_PATH.exec(segment)?.groups;
+    const match = literal
+      ? matchSystemdCgroupsPath(literal)
+      : matchContainer(segment, segments[index - 1]);
+    if (match === undefined) continue;
+    if (match === null) break;
+    const pod = literal ? podOfSlice(literal.slice ?? "") : findPod(segments, podFrom, index);
+    found.push({ ...match, ...pod, segmentIndex: index });
+    podFrom = index + 1;
+  }
+  return found.reverse();
+}
+
+/**
+ * Tells whether a runtime's record of a container names the same cgroup as a process's
+ * path does at a candidate.
+ *
+ * Compares segment by segment backwards from the candidate's segment, over as many
+ * segments as both paths have: the record's path may be relative to the runtime's own
+ * cgroup namespace (a kind node records `/kubepods/…` where the host sees
+ * `/docker/<node>/kubepods/…`), and `segments` may be a tail. The record's last segment,
+ * after dropping crun's `container`, must be the candidate's segment, or the `slice:prefix:id`
+ * form of it (then only the slice is compared, with the segment before).
+ *
+ * Limits: a container that forges the whole of another's path below its own
+ * (`/k8s.io/<A>/k8s.io/<B>` against a record `/k8s.io/<B>`) agrees; compare mount
+ * namespaces too where that matters.
+ *
+ * @param recordPaths The record's cgroup paths: the path from `/proc/<pid>/cgroup` of its
+ *   process, the OCI spec's `cgroupsPath` literally and its systemd expansion; whichever the
+ *   caller has. Paths {@linkcode cgroupSegments} refuses are skipped.
+ * @param segments The process's cgroup names, as given to {@linkcode containerCandidates}.
+ * @param candidate One of {@linkcode containerCandidates}`(segments)`.
+ * @returns `true` when one of the record's paths agrees; `false` otherwise, and when the
+ *   candidate's index is outside `segments`.
+ *
+ * @example
+ * ```ts
+ * const segments = ["k8s.io", "aaaa…", "bbbb…"]; // container aaaa… made a cgroup named bbbb…
+ * const [inner] = containerCandidates(segments);
+ * cgroupPathAgrees(["/k8s.io/bbbb…"], segments, inner); // false: not bbbb…'s cgroup
+ * ```
+ */
+export function cgroupPathAgrees(
+  recordPaths: readonly string[],
+  segments: readonly string[],
+  candidate: CgroupCandidate,
+): boolean {
+  const at = candidate.segmentIndex;
+  const target = segments[at];
+  if (target === undefined) return false;
+  return recordPaths.some((recordPath) => {
+    const record = cgroupSegments(recordPath);
+    if (record && record.length > 1 && record.at(-1) === "container") record.pop();
+    const last = record?.at(-1);
+    if (record === undefined || last === undefined) return false;
+    if (last !== target) return systemdCgroupsPathNames(last, target, segments[at - 1]);
+    for (let back = 1; back < record.length && back <= at; back++) {
+      if (record[record.length - 1 - back] !== segments[at - back]) return false;
+    }
+    return true;
+  });
+}
+
+/**
+ * Finds the container a cgroup path belongs to: the innermost of
+ * {@linkcode containerCandidates}, unverified.
+ *
+ * @param path A cgroup path or `cgroupsPath`, as {@linkcode cgroupSegments} takes it. Paths
+ *   are relative to the reader's cgroup namespace root; read them from the host's cgroup
+ *   namespace.
  * @returns The runtime, container id and, under kubelet, pod uid and QoS class; `undefined`
  *   when the path is not inside a container: the root, a service, a login session, a
- *   pod-level cgroup, conmon's scope, anything not starting with `/`, and ids that are not
- *   exactly 64 lowercase hex digits.
+ *   pod-level cgroup, conmon's scope, a path {@linkcode cgroupSegments} refuses, and ids
+ *   that are not exactly 64 lowercase hex digits.
  *
  * @example
  * ```ts
@@ -126,27 +265,20 @@ const SYSTEMD_CGROUPS_PATH = /^(?<slice>[^/:]*):(?<prefix>[^/:]*):(?<name>[^/:]+
  * ```
  */
 export function parseCgroupPath(path: string): CgroupContainerRef | undefined {
-  const systemd = SYSTEMD_CGROUPS_PATH.exec(path)?.groups;
-  if (systemd) {
-    const { slice = "", prefix = "", name = "" } = systemd;
-    const unit = name.endsWith(".slice") ? name : `${prefix ? `${prefix}-` : ""}${name}.scope`;
-    return parseCgroupPath(`/${slice}/${unit}`);
-  }
-  if (!path.startsWith("/")) return undefined;
-  const segments = path.split("/").filter((segment) => segment !== "");
-  for (const [index, segment] of segments.entries()) {
-    const found = matchContainer(segment, segments[index - 1]);
-    if (found === undefined) continue;
-    if (found === null) return undefined;
-    return { ...found, ...findPod(segments.slice(0, index)) };
-  }
-  return undefined;
+  const segments = cgroupSegments(path);
+  const innermost = segments && containerCandidates(segments)[0];
+  if (!innermost) return undefined;
+  const { segmentIndex: _segmentIndex, ...ref } = innermost;
+  return ref;
 }
 
+type ContainerMatch = Pick<CgroupContainerRef, "runtime" | "containerId">;
+
+/** A container's match, `null` for a helper's cgroup (conmon), `undefined` for no match. */
 function matchContainer(
   segment: string,
   parent: string | undefined,
-): Pick<CgroupContainerRef, "runtime" | "containerId"> | null | undefined {
+): ContainerMatch | null | undefined {
   for (const pattern of CONTAINER_PATTERNS) {
     const match = pattern.segment.exec(segment);
     if (!match || (pattern.parent && !pattern.parent.test(parent ?? ""))) continue;
@@ -158,18 +290,54 @@ function matchContainer(
   return undefined;
 }
 
-function findPod(segments: string[]): Pick<CgroupContainerRef, "podUid" | "qosClass"> {
-  for (const [index, segment] of segments.entries()) {
-    for (const pattern of POD_PATTERNS) {
-      const match = pattern.segment.exec(segment);
-      if (!match?.groups?.uid) continue;
-      const parent = pattern.parentPath?.exec(segments.slice(0, index).join("/"));
-      if (pattern.parentPath && !parent) continue;
-      const qos = match.groups.qos ?? parent?.groups?.qos;
-      return {
-        podUid: match.groups.uid.replaceAll("_", "-"),
-        qosClass: qos === "besteffort" || qos === "burstable" ? qos : "guaranteed",
-      };
+/** The unit runc's systemd driver makes of `slice:prefix:name` (a name ending `.slice` is one). */
+function systemdUnit(prefix: string, name: string): string {
+  return name.endsWith(".slice") ? name : `${prefix ? `${prefix}-` : ""}${name}.scope`;
+}
+
+function matchSystemdCgroupsPath(
+  groups: Record<string, string | undefined>,
+): ContainerMatch | null | undefined {
+  return matchContainer(systemdUnit(groups.prefix ?? "", groups.name ?? ""), undefined);
+}
+
+/** True when `literal` is the `slice:prefix:name` form of the unit `segment` in `parent`. */
+function systemdCgroupsPathNames(
+  literal: string,
+  segment: string,
+  parent: string | undefined,
+): boolean {
+  const groups = SYSTEMD_CGROUPS_PATH.exec(literal)?.groups;
+  if (!groups || systemdUnit(groups.prefix ?? "", groups.name ?? "") !== segment) return false;
+  return !groups.slice || parent === undefined || parent === groups.slice;
+}
+
+type PodMatch = Pick<CgroupContainerRef, "podUid" | "qosClass">;
+
+function podMatch(uid: string, qos: string | undefined): PodMatch {
+  return {
+    podUid: uid.replaceAll("_", "-"),
+    qosClass: qos === "besteffort" || qos === "burstable" ? qos : "guaranteed",
+  };
+}
+
+function podOfSlice(slice: string): PodMatch {
+  const groups = SYSTEMD_POD.exec(slice)?.groups;
+  return groups?.uid ? podMatch(groups.uid, groups.qos) : {};
+}
+
+/** The pod nearest above `segments[to]`, looking no further out than `segments[from]`. */
+function findPod(segments: readonly string[], from: number, to: number): PodMatch {
+  for (let index = to - 1; index >= from; index--) {
+    const segment = segments[index] ?? "";
+    const systemd = podOfSlice(segment);
+    if (systemd.podUid) return systemd;
+    const uid = CGROUPFS_POD.exec(segment)?.groups?.uid;
+    if (uid === undefined) continue;
+    const [parent, grandparent] = [segments[index - 1], segments[index - 2]];
+    if (parent === "kubepods") return podMatch(uid, undefined);
+    if ((parent === "besteffort" || parent === "burstable") && grandparent === "kubepods") {
+      return podMatch(uid, parent);
     }
   }
   return {};

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  type CgroupCandidate,
   type CgroupContainerRef,
   cgroupIdOfPath,
   cgroupLayout,
+  cgroupPathAgrees,
+  cgroupSegments,
+  containerCandidates,
   findCgroupV2Root,
   parseCgroupPath,
   parseProcCgroup,
@@ -14,6 +18,8 @@ import { NotFoundError, NotSupportedError } from "../../src/errors.ts";
 
 const ID = "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb";
 const ID2 = "3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d";
+/** The outer container of nested layouts: a kind node or a docker-in-docker host. */
+const OUTER = "0b1f5d2e9c8a7b6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a29";
 const UID = "1f3b5c7d-2222-4a4a-9b9b-0123456789ab";
 const UID_ = UID.replaceAll("-", "_");
 const STATIC_UID = "6e8c4b2a0f1d3e5c7a9b8d6f4e2c0a1b"; // kubelet: md5 of the static pod manifest
@@ -100,8 +106,84 @@ const OWN_CASES: [string, CgroupContainerRef | undefined][] = [
   // Trailing and doubled slashes.
   [`/docker/${ID}/`, { runtime: "docker", containerId: ID }],
   [`//docker//${ID}`, { runtime: "docker", containerId: ID }],
-  // Nested: the outermost container wins.
-  [`/docker/${ID}/docker/${ID2}`, { runtime: "docker", containerId: ID }],
+  // Nested (kind node, docker-in-docker): the innermost container wins.
+  [`/docker/${ID}/docker/${ID2}`, { runtime: "docker", containerId: ID2 }],
+  [`/docker/${OUTER}/kubepods/besteffort/pod${UID}/${ID}`, {
+    runtime: "unknown",
+    containerId: ID,
+    podUid: UID,
+    qosClass: "besteffort",
+  }],
+  [
+    `/docker/${OUTER}/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/kubelet-kubepods-besteffort-pod${UID_}.slice/cri-containerd-${ID}.scope`,
+    { runtime: "containerd", containerId: ID, podUid: UID, qosClass: "besteffort" },
+  ],
+  [`/docker/${OUTER}/system.slice/cri-containerd-${ID}.scope`, {
+    runtime: "containerd",
+    containerId: ID,
+  }],
+  [`/system.slice/docker-${OUTER}.scope/kubepods/pod${UID}/crio-${ID}.scope/container`, {
+    runtime: "cri-o",
+    containerId: ID,
+    podUid: UID,
+    qosClass: "guaranteed",
+  }],
+  // The outer container's pod is not the inner one's.
+  [`/kubepods/burstable/pod${UID}/${OUTER}/docker/${ID}`, { runtime: "docker", containerId: ID }],
+  // A forged sub-cgroup named like another container: the innermost claim, unverified
+  // (containerCandidates() lists the outer one too).
+  [`/k8s.io/${ID}/${ID2}`, { runtime: "unknown", containerId: ID2 }],
+  // conmon hides itself and what is below it; an outer container (a kind node) stays.
+  [`/docker/${OUTER}/kubepods/besteffort/pod${UID}/crio-conmon-${ID}`, {
+    runtime: "docker",
+    containerId: OUTER,
+  }],
+  [`/docker/${OUTER}/machine.slice/libpod-conmon-${ID}.scope/libpod-${ID2}.scope`, {
+    runtime: "docker",
+    containerId: OUTER,
+  }],
+  // A systemd-form cgroupsPath used literally as a directory (runc's cgroupfs driver).
+  [
+    `/system.slice/containerd.service/kubepods-burstable-pod${UID_}.slice:cri-containerd:${ID}`,
+    { runtime: "containerd", containerId: ID, podUid: UID, qosClass: "burstable" },
+  ],
+  [`/system.slice/crio.service/kubepods-pod${UID_}.slice:crio:${ID}`, {
+    runtime: "cri-o",
+    containerId: ID,
+    podUid: UID,
+    qosClass: "guaranteed",
+  }],
+  [`/system.slice/crio.service/kubepods-besteffort-pod${UID_}.slice:crio:${ID}/container`, {
+    runtime: "cri-o",
+    containerId: ID,
+    podUid: UID,
+    qosClass: "besteffort",
+  }],
+  [
+    `/docker/${OUTER}/system.slice/containerd.service/kubepods-besteffort-pod${UID_}.slice:cri-containerd:${ID}`,
+    { runtime: "containerd", containerId: ID, podUid: UID, qosClass: "besteffort" },
+  ],
+  [`/system.slice/containerd.service/system.slice:unknownprefix:${ID}`, undefined],
+  [`/system.slice/containerd.service/kubepods.slice:cri-containerd:kubepods-x.slice`, undefined],
+  // Relative cgroupfs cgroupsPath as CRI-O reports it; a relative bare id is not one.
+  [`pod_123-456/crio-${ID}`, { runtime: "cri-o", containerId: ID }],
+  [`crio-${ID}`, { runtime: "cri-o", containerId: ID }],
+  [`pod_123-456/crio-conmon-${ID}`, undefined],
+  [`pod_123-456/${ID}`, undefined],
+  [`pod_123-456/crio-${ID}/x`, undefined],
+  [`a:b/crio-${ID}`, undefined],
+  // nerdctl: systemd scope and its cgroupsPath.
+  [`/system.slice/nerdctl-${ID}.scope`, { runtime: "containerd", containerId: ID }],
+  [`system.slice:nerdctl:${ID}`, { runtime: "containerd", containerId: ID }],
+  [`/system.slice/nerdctl-${ID}`, undefined],
+  // `.` and `..` segments never yield an id.
+  [`/kubepods/besteffort/pod${UID}/../${ID}`, undefined],
+  [`/../../kubepods/besteffort/pod${UID}/${ID}`, undefined],
+  [`/docker/./${ID}`, undefined],
+  [`/docker/${ID}/..`, undefined],
+  [`/docker/${ID}/.`, undefined],
+  [`pod_123-456/../crio-${ID}`, undefined],
+  [`./crio-${ID}`, undefined],
   [`/system.slice/docker-${ID}.scope/init.scope`, { runtime: "docker", containerId: ID }],
   [`/kubepods/burstable/pod${UID}/${ID}/system.slice/cron.service`, {
     runtime: "unknown",
@@ -149,6 +231,243 @@ Deno.test("parseCgroupPath() extracts ids from very long input in linear time", 
   assert.equal(parseCgroupPath(`${"a:".repeat(500_000)}`), undefined);
   const elapsedMs = performance.now() - started;
   assert.ok(elapsedMs < 2_000, `took ${elapsedMs} ms`);
+});
+
+// --- cgroupSegments ----------------------------------------------------------------------
+
+const SEGMENT_CASES: [string, string[] | undefined][] = [
+  ["/", []],
+  [`/docker/${ID}`, ["docker", ID]],
+  // Doubled and trailing slashes are dropped, as runc cleans a cgroupsPath.
+  [`//docker//${ID}/`, ["docker", ID]],
+  // Paths with `:` stay one segment.
+  ["/a:b/c", ["a:b", "c"]],
+  [`kubepods-pod${UID_}.slice:crio:${ID}`, [`kubepods-pod${UID_}.slice:crio:${ID}`]],
+  [`:cri-containerd:${ID}`, [`:cri-containerd:${ID}`]],
+  [`pod_123-456/crio-${ID}`, ["pod_123-456", `crio-${ID}`]],
+  [`system.slice/nerdctl-${ID}.scope`, ["system.slice", `nerdctl-${ID}.scope`]],
+  // `.` and `..` anywhere.
+  ["/..", undefined],
+  ["/.", undefined],
+  [`/../../kubepods/pod${UID}/${ID}`, undefined],
+  [`/docker/./${ID}`, undefined],
+  [`pod_123-456/../crio-${ID}`, undefined],
+  // Relative paths that are not clearly a cgroupsPath.
+  ["", undefined],
+  ["garbage", undefined],
+  [`docker/${ID}`, undefined],
+  [`0::/docker/docker-${ID}.scope`, undefined],
+  [`crio-${ID}/container`, undefined],
+  ["a:b", undefined],
+];
+
+Deno.test("cgroupSegments() splits paths and clear cgroupsPaths, rejects `.` and `..`", async (t) => {
+  for (const [path, expected] of SEGMENT_CASES) {
+    await t.step(JSON.stringify(path.slice(-90)), () => {
+      assert.deepEqual(cgroupSegments(path), expected);
+    });
+  }
+});
+
+// --- containerCandidates -----------------------------------------------------------------
+
+function candidatesOf(path: string): CgroupCandidate[] {
+  const segments = cgroupSegments(path);
+  assert.ok(segments, path);
+  return containerCandidates(segments);
+}
+
+Deno.test("containerCandidates() lists every container of a nested path, innermost first", () => {
+  assert.deepEqual(candidatesOf(`/docker/${OUTER}/kubepods/besteffort/pod${UID}/${ID}`), [
+    { runtime: "unknown", containerId: ID, podUid: UID, qosClass: "besteffort", segmentIndex: 5 },
+    { runtime: "docker", containerId: OUTER, segmentIndex: 1 },
+  ]);
+  assert.deepEqual(
+    candidatesOf(
+      `/docker/${OUTER}/system.slice/containerd.service/kubepods-burstable-pod${UID_}.slice:cri-containerd:${ID}/container`,
+    ),
+    [
+      {
+        runtime: "containerd",
+        containerId: ID,
+        podUid: UID,
+        qosClass: "burstable",
+        segmentIndex: 4,
+      },
+      { runtime: "docker", containerId: OUTER, segmentIndex: 1 },
+    ],
+  );
+  // Three levels: kind in docker-in-docker.
+  assert.deepEqual(
+    candidatesOf(`/docker/${OUTER}/docker/${ID2}/kubepods/pod${UID}/${ID}`).map((c) => [
+      c.containerId,
+      c.segmentIndex,
+    ]),
+    [[ID, 6], [ID2, 3], [OUTER, 1]],
+  );
+});
+
+Deno.test("containerCandidates() lists a forged sub-cgroup's owner after the forged id", () => {
+  assert.deepEqual(candidatesOf(`/k8s.io/${ID}/${ID2}`), [
+    { runtime: "unknown", containerId: ID2, segmentIndex: 2 },
+    { runtime: "containerd", containerId: ID, segmentIndex: 1 },
+  ]);
+});
+
+Deno.test("containerCandidates() extracts containers from tails without their parents", () => {
+  // The kernel's tail may start anywhere; layouts needing a parent degrade, never crash.
+  assert.deepEqual(containerCandidates([`pod${UID}`, ID]), [
+    { runtime: "unknown", containerId: ID, segmentIndex: 1 },
+  ]);
+  assert.deepEqual(containerCandidates([ID]), [
+    { runtime: "unknown", containerId: ID, segmentIndex: 0 },
+  ]);
+  assert.deepEqual(containerCandidates(["besteffort", `pod${UID}`, ID]), [
+    { runtime: "unknown", containerId: ID, segmentIndex: 2 },
+  ]);
+  assert.deepEqual(containerCandidates([`crio-${ID}.scope`, "container"]), [
+    { runtime: "cri-o", containerId: ID, segmentIndex: 0 },
+  ]);
+  assert.deepEqual(
+    containerCandidates([`kubepods-besteffort-pod${UID_}.slice`, `cri-containerd-${ID}.scope`]),
+    [{
+      runtime: "containerd",
+      containerId: ID,
+      podUid: UID,
+      qosClass: "besteffort",
+      segmentIndex: 1,
+    }],
+  );
+  assert.deepEqual(containerCandidates([]), []);
+  assert.deepEqual(containerCandidates(["", "..", "container"]), []);
+});
+
+Deno.test("containerCandidates() stops at conmon and keeps outer containers", () => {
+  assert.deepEqual(candidatesOf(`/kubepods/besteffort/pod${UID}/crio-conmon-${ID}`), []);
+  assert.deepEqual(
+    candidatesOf(`/docker/${OUTER}/machine.slice/libpod-conmon-${ID}.scope/libpod-${ID2}.scope`),
+    [{ runtime: "docker", containerId: OUTER, segmentIndex: 1 }],
+  );
+});
+
+// --- cgroupPathAgrees --------------------------------------------------------------------
+
+const CRIO_SCOPE =
+  `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/crio-${ID}.scope`;
+
+/** [what, record paths, process path (or segments), which candidate (0 innermost), expected] */
+const AGREE_CASES: [string, string[], string | string[], number, boolean][] = [
+  [
+    "kind node: the record is relative to the node's cgroup namespace",
+    [`/kubepods/besteffort/pod${UID}/${ID}`],
+    `/docker/${OUTER}/kubepods/besteffort/pod${UID}/${ID}`,
+    0,
+    true,
+  ],
+  [
+    "forged sub-cgroup: B's record is not under A",
+    [`/k8s.io/${ID2}`],
+    `/k8s.io/${ID}/${ID2}`,
+    0,
+    false,
+  ],
+  ["forged sub-cgroup: A's record holds it", [`/k8s.io/${ID}`], `/k8s.io/${ID}/${ID2}`, 1, true],
+  ["same path", [`/k8s.io/${ID}`], `/k8s.io/${ID}`, 0, true],
+  ["another container's record", [`/k8s.io/${ID2}`], `/k8s.io/${ID}`, 0, false],
+  [
+    "another parent",
+    [`/kubepods/burstable/pod${UID}/${ID}`],
+    `/kubepods/besteffort/pod${UID}/${ID}`,
+    0,
+    false,
+  ],
+  ["crun: both in `container`", [`${CRIO_SCOPE}/container`], `${CRIO_SCOPE}/container`, 0, true],
+  ["crun: record in `container`, spec path not", [`${CRIO_SCOPE}/container`], CRIO_SCOPE, 0, true],
+  ["crun: record's scope only", [CRIO_SCOPE], `${CRIO_SCOPE}/container`, 0, true],
+  [
+    "spec cgroupsPath literal against the expanded scope",
+    [`kubepods-burstable-pod${UID_}.slice:crio:${ID}`],
+    CRIO_SCOPE,
+    0,
+    true,
+  ],
+  [
+    "spec cgroupsPath literal of another slice",
+    [`kubepods-besteffort-pod${UID_}.slice:crio:${ID}`],
+    CRIO_SCOPE,
+    0,
+    false,
+  ],
+  [
+    "spec cgroupsPath literal of another runtime prefix",
+    [`kubepods-burstable-pod${UID_}.slice:cri-containerd:${ID}`],
+    CRIO_SCOPE,
+    0,
+    false,
+  ],
+  [
+    "spec cgroupsPath literal used as a directory",
+    [`kubepods-burstable-pod${UID_}.slice:cri-containerd:${ID}`],
+    `/system.slice/containerd.service/kubepods-burstable-pod${UID_}.slice:cri-containerd:${ID}`,
+    0,
+    true,
+  ],
+  [
+    "relative cgroupfs cgroupsPath",
+    [`pod_123-456/crio-${ID}`],
+    `/system.slice/pod_123-456/crio-${ID}`,
+    0,
+    true,
+  ],
+  [
+    "relative cgroupfs cgroupsPath of another parent",
+    [`pod_123-456/crio-${ID}`],
+    `/system.slice/pod_999/crio-${ID}`,
+    0,
+    false,
+  ],
+  [
+    "one of several record paths agrees",
+    [`/../../kubepods/pod${UID}/${ID}`, "garbage", `/kubepods/pod${UID}/${ID}`],
+    `/kubepods/pod${UID}/${ID}`,
+    0,
+    true,
+  ],
+  [
+    "record path with `..` is skipped",
+    [`/../kubepods/pod${UID}/${ID}`],
+    `/kubepods/pod${UID}/${ID}`,
+    0,
+    false,
+  ],
+  ["no record paths", [], `/kubepods/pod${UID}/${ID}`, 0, false],
+  ["record is the root", ["/"], `/kubepods/pod${UID}/${ID}`, 0, false],
+  [
+    "tail: the record is longer",
+    [`/kubepods/besteffort/pod${UID}/${ID}`],
+    [`pod${UID}`, ID],
+    0,
+    true,
+  ],
+  ["tail of another pod", [`/kubepods/besteffort/pod${UID}/${ID}`], [`podx`, ID], 0, false],
+];
+
+Deno.test("cgroupPathAgrees() compares a record's paths backwards from the candidate", async (t) => {
+  for (const [what, recordPaths, process, which, expected] of AGREE_CASES) {
+    await t.step(what, () => {
+      const segments = typeof process === "string" ? cgroupSegments(process) : process;
+      assert.ok(segments, String(process));
+      const candidate = containerCandidates(segments)[which];
+      assert.ok(candidate, `candidate ${which} of ${process}`);
+      assert.equal(cgroupPathAgrees(recordPaths, segments, candidate), expected);
+    });
+  }
+});
+
+Deno.test("cgroupPathAgrees() rejects a candidate outside the segments", () => {
+  const candidate = { runtime: "unknown", containerId: ID, segmentIndex: 3 } as const;
+  assert.equal(cgroupPathAgrees([`/k8s.io/${ID}`], ["k8s.io", ID], candidate), false);
+  assert.equal(cgroupPathAgrees([`/k8s.io/${ID}`], [], { ...candidate, segmentIndex: -1 }), false);
 });
 
 // --- parseProcCgroup / unifiedCgroupPath --------------------------------------------------
