@@ -152,6 +152,24 @@ export class Lab implements AsyncDisposable {
     return containerId;
   }
 
+  /**
+   * Gives image `source` one more name, `target`, with the same image id (`ctr images tag`,
+   * as a registry push of one image under two names leaves it on a node).
+   */
+  async tagImage(source: string, target: string): Promise<void> {
+    await run(["ctr", "-a", this.socket, "-n", "k8s.io", "images", "tag", source, target]);
+  }
+
+  /**
+   * The image id (`sha256:...`) of an image name, through CRI ImageStatus.
+   * @throws {Error} when the runtime has no such image.
+   */
+  async imageId(image: string): Promise<string> {
+    const { image: found } = await this.client.imageStatus(image);
+    if (!found) throw new Error(`Cannot find image "${image}" in the lab's containerd`);
+    return found.id;
+  }
+
   /** Runs a command in a container (CRI ExecSync) and returns its output and exit code. */
   async exec(
     containerId: string,

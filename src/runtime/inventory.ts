@@ -4,7 +4,8 @@
  * {@linkcode ContainerRecord}s.
  *
  * Cost: one ListPodSandbox, one ListContainers, one ContainerStatus per container, one
- * ImageStatus per distinct image id that lacks a name (cached for the inventory's life).
+ * ImageStatus per distinct image whose CRI fields carry no image id (cached for the
+ * inventory's life).
  *
  * @module
  */
@@ -16,6 +17,8 @@ import {
   buildContainerRecord,
   type ContainerProcessFacts,
   type ContainerRecord,
+  imageIdOfContainer,
+  stripImageScheme,
 } from "./record.ts";
 import { cgroupIdOfPath, findCgroupV2Root } from "./cgroup.ts";
 import { cgroupPathOfPid, mountNamespaceIdOfPid } from "./proc.ts";
@@ -37,7 +40,7 @@ export class ContainerInventory {
   readonly #options: InventoryOptions;
   readonly #procRoot: string;
   readonly #cgroupRoot: string | undefined;
-  readonly #imageNames = new Map<string, Promise<{ name?: string; id?: string }>>();
+  readonly #imageIds = new Map<string, Promise<string | undefined>>();
 
   constructor(client: CriClient, options: InventoryOptions) {
     this.#client = client;
@@ -110,7 +113,10 @@ export class ContainerInventory {
       sandbox,
       runtimeName: this.#options.runtimeName,
       runtimeEndpoint: this.#options.runtimeEndpoint,
-      resolvedImage: await this.#resolveImage(container.image?.image ?? ""),
+      listed,
+      resolvedImageId: imageIdOfContainer(container, listed)
+        ? undefined
+        : await this.#resolveImageId(stripImageScheme(container.imageRef) || listed.image?.image),
       process,
     });
   }
@@ -148,16 +154,19 @@ export class ContainerInventory {
     return facts;
   }
 
-  /** Name and id of an image given only by id (`sha256:...`), through ImageStatus; cached. */
-  #resolveImage(image: string): Promise<{ name?: string; id?: string }> {
-    if (!/^(sha256:)?[0-9a-f]{64}$/.test(image)) return Promise.resolve({});
-    let pending = this.#imageNames.get(image);
+  /**
+   * Id of an image whose CRI fields carry no id (a digest reference), through ImageStatus;
+   * cached. Never a name: the record's image is the one the pod spec asked for.
+   */
+  #resolveImageId(image: string | undefined): Promise<string | undefined> {
+    if (!image) return Promise.resolve(undefined);
+    let pending = this.#imageIds.get(image);
     if (!pending) {
       pending = this.#client.imageStatus(image).then(
-        (response) => ({ name: response.image?.repoTags[0], id: response.image?.id }),
-        () => ({}),
+        (response) => response.image?.id,
+        () => undefined,
       );
-      this.#imageNames.set(image, pending);
+      this.#imageIds.set(image, pending);
     }
     return pending;
   }

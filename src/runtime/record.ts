@@ -43,9 +43,24 @@ export interface ContainerRecord {
   created: string;
   /** Restart attempt (CRI metadata.attempt). */
   attempt: number;
-  /** Image as the pod spec asked for it (a tag or digest reference). */
+  /**
+   * Image as the pod spec asked for it: the first of CRI `ImageSpec.user_specified_image`
+   * (the kubelet sends it since Kubernetes 1.28; runtimes that keep it return it), the image
+   * `ListContainers` gives (what CreateContainer was asked for, verbatim, an image id
+   * included), the image `ContainerStatus` gives. Never a name looked up from the image id:
+   * containerd 1.6's ContainerStatus answers with the image's first tag in sort order, not
+   * the name asked for. A kubelet resolves the pod spec's name to the image id before
+   * CreateContainer, so on a runtime that drops user_specified_image (containerd 1.6) this
+   * is the image id `sha256:...`.
+   */
   image: string;
-  /** Resolved image id on the node (`sha256:...`), "" when the runtime does not say. */
+  /**
+   * Image id on the node, `sha256:<64 hex>`: CRI `image_id` when the runtime fills it, else
+   * `image_ref` or the requested image when either is an id, else the id ImageStatus gives,
+   * else the digest of `image_ref` (`repo@sha256:...` → `sha256:...`). Scheme prefixes such
+   * as cri-dockerd's `docker-pullable://` and `docker://` are stripped, a bare 64-hex id
+   * (CRI-O) gains `sha256:`. "" when none of these says.
+   */
   image_id: string;
   /** Digest reference of the image in use (CRI image_ref), as the runtime gives it. */
   image_ref: string;
@@ -85,12 +100,21 @@ export interface RecordSources {
       "id" | "metadata" | "image" | "imageRef" | "state" | "createdAt" | "labels" | "annotations"
     >
     & { imageId?: string; podSandboxId?: string };
+  /**
+   * Image fields of the same container as ListContainers gave them, when `container` is its
+   * ContainerStatus: the list's image is the one CreateContainer was asked for.
+   */
+  listed?: Pick<CriContainer, "image"> & { imageId?: string };
   /** Its pod sandbox, when known. */
   sandbox?: CriPodSandbox;
   runtimeName: string;
   runtimeEndpoint: string;
-  /** Image name and id resolved through ImageStatus when the container carries only an id. */
-  resolvedImage?: { name?: string; id?: string };
+  /**
+   * Image id ImageStatus gave, looked up only when {@linkcode imageIdOfContainer} finds none
+   * (containerd 1.6, an image with a repo digest, created by name: image_ref is then
+   * `repo@sha256:<manifest digest>`, not the id).
+   */
+  resolvedImageId?: string;
   process?: ContainerProcessFacts;
 }
 
@@ -123,13 +147,93 @@ function sortedMap(map: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-function isImageId(image: string): boolean {
-  return /^(sha256:)?[0-9a-f]{64}$/.test(image);
+/**
+ * Removes a scheme prefix from an image reference: cri-dockerd's `docker-pullable://`
+ * (a digest reference) and `docker://` (an image id), and any other `<scheme>://`.
+ *
+ * @example stripImageScheme("docker://sha256:4585...") // "sha256:4585..."
+ */
+export function stripImageScheme(ref: string): string {
+  return ref.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
+}
+
+/**
+ * The image id in `ref`, as `sha256:<64 hex>`, when `ref` (scheme prefix stripped) is an
+ * image id: `sha256:<64 hex>` or a bare 64-hex id (CRI-O). Else undefined: names and digest
+ * references are not ids.
+ *
+ * @example imageIdOf("docker://sha256:4585...") // "sha256:4585..."
+ * @example imageIdOf("busybox:1") // undefined
+ */
+export function imageIdOf(ref: string): string | undefined {
+  const match = /^(?:sha256:)?([0-9a-f]{64})$/.exec(stripImageScheme(ref));
+  return match ? `sha256:${match[1]}` : undefined;
+}
+
+/**
+ * The image id of a container from its CRI fields alone (no ImageStatus): the first that is
+ * an id of CRI `image_id` (status, then list), `image_ref`, the requested image, the list's
+ * and the status's image. Undefined when none is: the caller may then ask ImageStatus.
+ */
+export function imageIdOfContainer(
+  container: Pick<RecordSources["container"], "image" | "imageRef" | "imageId">,
+  listed?: RecordSources["listed"],
+): string | undefined {
+  const candidates = [
+    container.imageId,
+    listed?.imageId,
+    container.imageRef,
+    requestedImage(container, listed),
+    listed?.image?.image,
+    container.image?.image,
+  ];
+  for (const candidate of candidates) {
+    const id = imageIdOf(candidate ?? "");
+    if (id) return id;
+  }
+  return undefined;
+}
+
+/**
+ * The image the pod spec asked for (see {@linkcode ContainerRecord.image}):
+ * user_specified_image, else the image ListContainers gives, else the status's image.
+ */
+export function requestedImage(
+  container: Pick<RecordSources["container"], "image">,
+  listed?: RecordSources["listed"],
+): string {
+  return container.image?.userSpecifiedImage || listed?.image?.userSpecifiedImage ||
+    listed?.image?.image || container.image?.image || "";
+}
+
+/** The `sha256:...` digest of a digest reference (`repo@sha256:<64 hex>`), else undefined. */
+function digestOf(ref: string): string | undefined {
+  return /@(sha256:[0-9a-f]{64})$/.exec(stripImageScheme(ref))?.[1];
+}
+
+/**
+ * The pod of a pod sandbox: name, namespace and uid from its metadata (else the kubelet's
+ * `io.kubernetes.pod.*` labels), its own labels without those identity keys. Pure.
+ */
+export function podRecordOfSandbox(sandbox: CriPodSandbox): PodRecord {
+  const labels = sandbox.labels ?? {};
+  return {
+    sandbox_id: sandbox.id,
+    name: sandbox.metadata?.name || labels[POD_NAME_LABEL] || "",
+    namespace: sandbox.metadata?.namespace || labels[POD_NAMESPACE_LABEL] || "",
+    uid: sandbox.metadata?.uid || labels[POD_UID_LABEL] || "",
+    labels: sortedMap(
+      Object.fromEntries(
+        Object.entries(labels).filter(([key]) => !POD_IDENTITY_LABELS.includes(key)),
+      ),
+    ),
+  };
 }
 
 /**
  * Builds a record from CRI answers and process facts. Pod fields come from the sandbox when
- * known, else from the kubelet's `io.kubernetes.pod.*` container labels. Pure.
+ * known, else from the kubelet's `io.kubernetes.pod.*` container labels. `image` and
+ * `image_id` follow the rules documented on {@linkcode ContainerRecord}. Pure.
  */
 export function buildContainerRecord(sources: RecordSources): ContainerRecord {
   const { container, sandbox, process = {} } = sources;
@@ -143,14 +247,9 @@ export function buildContainerRecord(sources: RecordSources): ContainerRecord {
       !KUBELET_BOOKKEEPING_ANNOTATIONS.includes(key)
     ),
   );
-  const askedImage = container.image?.userSpecifiedImage || container.image?.image || "";
-  const image = isImageId(askedImage) && sources.resolvedImage?.name
-    ? sources.resolvedImage.name
-    : askedImage;
-  const imageId = container.imageId ||
-    (isImageId(container.imageRef) ? container.imageRef : "") ||
-    (isImageId(askedImage) ? askedImage : "") ||
-    sources.resolvedImage?.id || "";
+  const image = requestedImage(container, sources.listed);
+  const imageId = imageIdOfContainer(container, sources.listed) ??
+    imageIdOf(sources.resolvedImageId ?? "") ?? digestOf(container.imageRef) ?? "";
   return {
     id: container.id,
     name: container.metadata?.name || labels[CONTAINER_NAME_LABEL] || "",

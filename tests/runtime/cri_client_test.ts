@@ -5,7 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import protobuf from "protobufjs";
 import { CriClient } from "../../src/runtime/cri_client.ts";
+import { criDescriptor } from "../../src/runtime/cri_descriptor.gen.ts";
 import { NotFoundError, RuntimeUnavailableError } from "../../src/errors.ts";
 import { POD_NAME_LABEL, POD_NAMESPACE_LABEL } from "../../src/runtime/labels.ts";
 import { Lab, LAB_IMAGE, type LabPod } from "../../scripts/lab/lab.ts";
@@ -268,3 +270,32 @@ Deno.test("CriClient.call() rejects an unknown method with a TypeError, without 
   await assert.rejects(client.call("RuntimeService", "NoSuchMethod", {}), TypeError);
   assert.equal(client.timeoutMs, 3000);
 });
+
+Deno.test("criDescriptor decodes the image fields at cri-api's numbers (ImageSpec 18, image_id 10/17)", () => {
+  const v1 = protobuf.Root.fromJSON(criDescriptor);
+  // Hand-made wire bytes (field << 3 | 2 for strings, messages and maps), independent of our
+  // proto: ImageSpec {1: "a", 18: "b"}; Container {4: ImageSpec, 10: "i"}; ContainerStatus
+  // {8: ImageSpec, 17: "j"}. Numbers from k8s.io/cri-api pkg/apis/runtime/v1/api.proto.
+  const spec = [0x0a, 1, 0x61, 0x92, 0x01, 1, 0x62];
+  const container = Uint8Array.from([0x22, spec.length, ...spec, 0x52, 1, 0x69]);
+  const status = Uint8Array.from([0x42, spec.length, ...spec, 0x8a, 0x01, 1, 0x6a]);
+  const options = { defaults: true };
+  const listed = v1.lookupType("runtime.v1.Container");
+  assert.deepEqual(
+    pickImage(listed.toObject(listed.decode(container), options)),
+    { image: { image: "a", userSpecifiedImage: "b" }, imageId: "i" },
+  );
+  const full = v1.lookupType("runtime.v1.ContainerStatus");
+  assert.deepEqual(
+    pickImage(full.toObject(full.decode(status), options)),
+    { image: { image: "a", userSpecifiedImage: "b" }, imageId: "j" },
+  );
+});
+
+function pickImage(message: Record<string, unknown>): Record<string, unknown> {
+  const image = message.image as Record<string, unknown>;
+  return {
+    image: { image: image.image, userSpecifiedImage: image.userSpecifiedImage },
+    imageId: message.imageId,
+  };
+}

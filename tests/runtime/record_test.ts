@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { buildContainerRecord, nsToRfc3339 } from "../../src/runtime/record.ts";
+import {
+  buildContainerRecord,
+  imageIdOf,
+  nsToRfc3339,
+  type RecordSources,
+  stripImageScheme,
+} from "../../src/runtime/record.ts";
 import { cgroupsPathToCgroupPath, parseContainerInfo } from "../../src/runtime/container_info.ts";
 import type { CriContainerStatusResponse } from "../../src/runtime/cri_types.ts";
 
@@ -129,22 +135,148 @@ Deno.test("buildContainerRecord() falls back to kubelet labels without a sandbox
     record.image_ref,
     "docker-pullable://registry.example.com/shop/web@sha256:ebbde58a4bbe357e599b29131e48c6f883a9cb7003571bf54243391a4f80aacf",
   );
-  assert.equal(record.image_id, "");
+  // No image id in the answer and no ImageStatus here: the digest of image_ref, unprefixed.
+  assert.equal(
+    record.image_id,
+    "sha256:ebbde58a4bbe357e599b29131e48c6f883a9cb7003571bf54243391a4f80aacf",
+  );
   assert.equal(record.pid, null);
   assert.equal(record.cgroup_id, null);
 });
 
-Deno.test("buildContainerRecord() names an image given only by id through ImageStatus", async () => {
-  const response = await fixture("crio-container-status-verbose.json");
-  const imageId = "sha256:b29814cf5792e684cd75d6a7fce7a67a11887e312f87ca2ac2496d81f365ff72";
-  const record = buildContainerRecord({
-    container: { ...response.status!, image: { image: imageId } },
-    runtimeName: "cri-o",
-    runtimeEndpoint: "unix:///run/crio/crio.sock",
-    resolvedImage: { name: "registry.example.com/shop/web:1.4.2", id: imageId },
+const ID_A = "sha256:4585d08ba811f60df6cc36162de620139686162de4e7b5305cdc43ee09cdb974";
+const ID_B = "sha256:b29814cf5792e684cd75d6a7fce7a67a11887e312f87ca2ac2496d81f365ff72";
+const DIGEST = "sha256:ebbde58a4bbe357e599b29131e48c6f883a9cb7003571bf54243391a4f80aacf";
+
+/** A record from image fields only; the rest of the container is a fixed stub. */
+function imageRecord(
+  status: Partial<RecordSources["container"]>,
+  extra: Omit<RecordSources, "container" | "runtimeName" | "runtimeEndpoint"> = {},
+) {
+  return buildContainerRecord({
+    container: {
+      id: "c".repeat(64),
+      metadata: { name: "app", attempt: 0 },
+      image: null,
+      imageRef: "",
+      state: "CONTAINER_RUNNING",
+      createdAt: "0",
+      labels: {},
+      annotations: {},
+      ...status,
+    },
+    runtimeName: "containerd",
+    runtimeEndpoint: "unix:///run/containerd/containerd.sock",
+    ...extra,
   });
-  assert.equal(record.image, "registry.example.com/shop/web:1.4.2");
-  assert.equal(record.image_id, imageId);
+}
+
+Deno.test("buildContainerRecord() image: user_specified_image, else the list's, else the status's", () => {
+  const tag = { image: "crienrich.local/alias:2" }; // containerd 1.6 status: the first tag
+  // The kubelet sends the resolved id as image and the pod spec's name as user_specified_image.
+  const kubelet = { image: ID_A, userSpecifiedImage: "crienrich.local/busybox:1" };
+  const cases: [string, Partial<RecordSources["container"]>, RecordSources["listed"], string][] = [
+    [
+      "status carries the user's name",
+      { image: kubelet },
+      { image: { image: ID_A } },
+      kubelet.userSpecifiedImage,
+    ],
+    ["only the list carries it", { image: tag }, { image: kubelet }, kubelet.userSpecifiedImage],
+    ["containerd 1.6: list beats the status's first tag", { image: tag }, {
+      image: { image: "crienrich.local/busybox:1" },
+    }, "crienrich.local/busybox:1"],
+    ["created by id: the id, not a tag", { image: tag }, { image: { image: ID_A } }, ID_A],
+    ["no list: the status", { image: tag }, undefined, tag.image],
+    ["empty list image: the status", { image: tag }, { image: { image: "" } }, tag.image],
+    ["nothing at all", { image: null }, { image: null }, ""],
+  ];
+  for (const [why, status, listed, expected] of cases) {
+    assert.equal(imageRecord(status, { listed }).image, expected, why);
+  }
+});
+
+Deno.test("buildContainerRecord() image_id: CRI image_id, image_ref, requested id, ImageStatus, digest", () => {
+  const name = { image: "registry.example.com/shop/web:1.4.2" };
+  const digestRef = `registry.example.com/shop/web@${DIGEST}`;
+  const cases: [
+    string,
+    Partial<RecordSources["container"]>,
+    Omit<RecordSources, "container" | "runtimeName" | "runtimeEndpoint">,
+    string,
+  ][] = [
+    ["status image_id first", { image: name, imageId: ID_A, imageRef: ID_B }, {}, ID_A],
+    ["then the list's image_id", { image: name, imageRef: digestRef }, {
+      listed: { image: name, imageId: ID_B },
+    }, ID_B],
+    [
+      "then image_ref when an id (containerd 1.6, no repo digest)",
+      { image: name, imageRef: ID_B },
+      { resolvedImageId: ID_A },
+      ID_B,
+    ],
+    ["cri-dockerd docker:// image_ref", { image: name, imageRef: `docker://${ID_A}` }, {}, ID_A],
+    ["then the requested image when an id", { image: name, imageRef: digestRef }, {
+      listed: { image: { image: ID_B } },
+      resolvedImageId: ID_A,
+    }, ID_B],
+    [
+      "then ImageStatus's id",
+      { image: name, imageRef: digestRef },
+      { resolvedImageId: ID_A },
+      ID_A,
+    ],
+    ["CRI-O's bare hex ImageStatus id", { image: name, imageRef: digestRef }, {
+      resolvedImageId: ID_A.slice(7),
+    }, ID_A],
+    [
+      "then the digest of image_ref",
+      { image: name, imageRef: `docker-pullable://${digestRef}` },
+      {},
+      DIGEST,
+    ],
+    ["nothing known", { image: name }, {}, ""],
+  ];
+  for (const [why, status, extra, expected] of cases) {
+    assert.equal(imageRecord(status, extra).image_id, expected, why);
+  }
+});
+
+Deno.test("buildContainerRecord() keeps image_ref as the runtime gives it", () => {
+  const ref = `docker-pullable://registry.example.com/shop/web@${DIGEST}`;
+  assert.equal(imageRecord({ imageRef: ref }).image_ref, ref);
+});
+
+Deno.test("stripImageScheme() drops docker-pullable://, docker:// and other schemes only", () => {
+  const cases: [string, string][] = [
+    [`docker-pullable://registry.example.com/web@${DIGEST}`, `registry.example.com/web@${DIGEST}`],
+    [`docker://${ID_A}`, ID_A],
+    [`containerd://${ID_A}`, ID_A],
+    ["localhost:5000/web:1", "localhost:5000/web:1"],
+    [ID_A, ID_A],
+    ["", ""],
+  ];
+  for (const [input, expected] of cases) assert.equal(stripImageScheme(input), expected, input);
+});
+
+Deno.test("imageIdOf() accepts ids only, prefixed or bare, and rejects names and digest refs", () => {
+  assert.equal(imageIdOf(ID_A), ID_A);
+  assert.equal(imageIdOf(`docker://${ID_A}`), ID_A);
+  assert.equal(imageIdOf(ID_A.slice(7)), ID_A); // CRI-O: bare hex
+  for (
+    const garbage of [
+      "",
+      "busybox:1",
+      `registry.example.com/web@${DIGEST}`,
+      `docker-pullable://registry.example.com/web@${DIGEST}`,
+      "sha256:abc",
+      ID_A.toUpperCase(),
+      `${ID_A}0`,
+      `sha512:${"0".repeat(128)}`,
+    ]
+  ) {
+    assert.equal(imageIdOf(garbage), undefined, garbage);
+  }
 });
 
 Deno.test("nsToRfc3339() keeps nanoseconds and rejects zero and garbage", () => {
