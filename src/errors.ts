@@ -26,6 +26,11 @@ export enum ExitCode {
   NotSupported = 6,
   /** `trace --until` ended (timeout or count) without seeing the awaited exec. */
   WaitTimedOut = 7,
+  /**
+   * crienrich runs in a private PID namespace from which the runtime's processes are
+   * invisible (no `hostPID: true`, no `--pid=host`, no `--host-root` with the host's proc).
+   */
+  PidNamespaceBlind = 8,
 }
 
 /** Base class: an error whose message is fit for one stderr line and has an exit code. */
@@ -78,6 +83,16 @@ export class NotSupportedError extends CliError {
 export class WaitTimeoutError extends CliError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, ExitCode.WaitTimedOut, options);
+  }
+}
+
+/**
+ * crienrich's `/proc` cannot show the runtime's processes: it runs in a private PID
+ * namespace without the runtime (`src/runtime/pid_namespace.ts`). Exit code 8.
+ */
+export class PidNamespaceError extends CliError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, ExitCode.PidNamespaceBlind, options);
   }
 }
 

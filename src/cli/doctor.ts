@@ -30,13 +30,16 @@ Checks, as root, that this node can run crienrich, in this order: privileges (ro
 CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN), kernel (warn below 5.8, fail below 4.18), btf
 (/sys/kernel/btf/vmlinux), tracefs (mounted here when absent, as trace would), tracepoints
 (sched_process_exec, sched_process_exit), cgroups (v2 or hybrid ok, v1-only warn), libbpf,
-runtime (each CRI endpoint, or only the one named by -r), bpf (the tracer loads, attaches
-both tracepoints, maps its perf buffer and detaches; bpftool confirms nothing is left).
+runtime (each CRI endpoint, or only the one named by -r), pid-namespace (/proc, or that
+of --host-root, shows the host's PID namespace, or a private one holding the runtime as in a
+kind node), bpf (the tracer loads, attaches both tracepoints, maps its perf buffer and
+detaches; bpftool confirms nothing is left).
 
 A check whose prerequisite failed is skipped. A summary line goes to stderr.
 Exit code: 0 when nothing failed (warnings included); else that of the first failed check:
 4 permission, 6 the node cannot trace (kernel, BTF, tracefs, tracepoints, libbpf, BPF
-load), 3 no runtime answered, 1 an unexpected failure.
+load), 3 no runtime answered, 8 the runtime's processes are invisible from this PID
+namespace, 1 an unexpected failure.
 
 Flags:
   -o, --output F       table (default) or json (one object per check: name, status, detail, hint)

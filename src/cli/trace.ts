@@ -18,7 +18,7 @@ import { selectsEverything } from "../runtime/selector.ts";
 import { runTraceSession } from "../trace/session.ts";
 import { GLOBAL_HELP, parseCommandArgs, parseDurationMs, parseOutputFormat } from "./options.ts";
 import { describeSelector, SELECTOR_OPTIONS, selectorFromValues } from "./ps.ts";
-import { openInventory } from "./context.ts";
+import { openRuntime } from "./context.ts";
 import type { CommandIO } from "./io.ts";
 
 const HELP =
@@ -113,7 +113,9 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
   }
 
   const node = Deno.env.get("NODE_NAME") || hostname();
-  const inventory = await openInventory(global, io.diagnostics);
+  // `pidNamespace` is `host`, or `node` with the inode and dev of the node container's PID
+  // namespace that the tracer reports pids in; a `blind` one has already stopped here.
+  const { inventory, pidNamespace } = await openRuntime(global, io.diagnostics);
   const stop = Promise.withResolvers<void>();
   const onSignal = () => stop.resolve();
   Deno.addSignalListener("SIGINT", onSignal);
@@ -146,8 +148,11 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
         } else {
           const what = values.all ? "every container" : named ? describeSelector(selector) : "";
           const host = values.host ? (what ? " and the host" : "the host") : "";
+          const pidns = pidNamespace.kind === "node"
+            ? ` in PID namespace pid:[${pidNamespace.pidnsInode}]`
+            : "";
           io.diagnostics(
-            `crienrich: tracing ${what}${host} (${selected.length} running containers selected)`,
+            `crienrich: tracing ${what}${host}${pidns} (${selected.length} running containers selected)`,
           );
         }
       },

@@ -13,6 +13,7 @@
  * | `cgroups` | v2, hybrid (ok) or v1-only (warn) | — |
  * | `libbpf` | loads, version | 6 |
  * | `runtime` | every CRI endpoint's `Version` | 3 or 4 |
+ * | `pid-namespace` | `/proc` shows the host's PID namespace, or one holding the runtime | 8 |
  * | `bpf` | the tracer opens, attaches and closes | 4, 6 or 1 |
  *
  * @module
@@ -25,6 +26,7 @@ import { tracefsCheck, tracepointsCheck } from "./tracing.ts";
 import { cgroupsCheck } from "./cgroups.ts";
 import { bpfCheck, libbpfCheck } from "./bpf.ts";
 import { runtimeCheck } from "./runtime.ts";
+import { pidNamespaceCheck } from "./pid_namespace.ts";
 
 export type { Check, CheckResult, CheckStatus, DoctorOptions, Outcome } from "./check.ts";
 
@@ -38,6 +40,7 @@ export const CHECKS: readonly Check[] = [
   cgroupsCheck,
   libbpfCheck,
   runtimeCheck,
+  pidNamespaceCheck,
   bpfCheck,
 ];
 

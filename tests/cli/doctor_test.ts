@@ -22,6 +22,7 @@ import { judgeKernel, parseKernelRelease } from "../../src/doctor/kernel.ts";
 import { judgeCgroupLayout } from "../../src/doctor/cgroups.ts";
 import { tracefsMounts } from "../../src/doctor/tracing.ts";
 import { judgeProbes } from "../../src/doctor/runtime.ts";
+import { judgePidNamespace } from "../../src/doctor/pid_namespace.ts";
 import { type CliResult, realTest, runCli, withLab } from "../harness/real.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -35,6 +36,7 @@ const CHECK_NAMES = [
   "cgroups",
   "libbpf",
   "runtime",
+  "pid-namespace",
   "bpf",
 ];
 
@@ -128,6 +130,30 @@ Deno.test("judgeProbes() is ok when one answers, else fails with 4 (all denied) 
   assert.match(none.detail, /none of the 2 well-known sockets exists/);
 });
 
+Deno.test("judgePidNamespace() is ok for host and node, fails blind with 8 and the hint", () => {
+  const host = judgePidNamespace({ kind: "host" }, "/host/proc", "/run/c.sock");
+  assert.deepEqual(host, {
+    status: "ok",
+    detail: `"/host/proc" shows the host's PID namespace`,
+    hint: null,
+  });
+  const node = judgePidNamespace(
+    { kind: "node", pidnsInode: 4026532297n, pidnsDev: 4n, runtimePid: 57 },
+    "/proc",
+    "/run/c.sock",
+  );
+  assert.equal(node.status, "ok");
+  assert.match(node.detail, /^private PID namespace pid:\[4026532297\] \(dev 4\) .*pid 57/);
+  const blind = judgePidNamespace({ kind: "blind", pidnsInode: 4026532297n }, "/proc", "/r.sock");
+  assert.deepEqual([blind.status, blind.exitCode], ["fail", ExitCode.PidNamespaceBlind]);
+  assert.match(blind.detail, /pid:\[4026532297\] from which the runtime is invisible/);
+  assert.match(blind.detail, /"\/r\.sock"/);
+  assert.match(
+    blind.hint!,
+    /hostPID: true .* --pid=host, or mount the host's \/ and pass --host-root/,
+  );
+});
+
 Deno.test("runChecks() turns a throwing check into a fail line and skips what needs it", async () => {
   const checks: Check[] = [
     { name: "a", run: () => ({ status: "ok", detail: "fine", hint: null }) },
@@ -216,7 +242,7 @@ realTest(
   "doctor -r <lab containerd>: every check ok, exit 0; tracefs is mounted back",
   async (t) => {
     await withLab(async (lab) => {
-      await t.step("-o json: nine ok lines naming containerd and its version", async () => {
+      await t.step("-o json: ten ok lines naming containerd and its version", async () => {
         const result = await runCli(["doctor", "-o", "json", "-r", lab.socket]);
         const rows = parseRows(result.stdout);
         for (const row of rows) {
@@ -231,6 +257,7 @@ realTest(
         assert.match(checks["cgroups"]!.detail, /^hybrid: /);
         assert.match(checks["libbpf"]!.detail, /^1\.\d+ /);
         assert.match(checks["bpf"]!.detail, /detached .*; bpftool lists no program left$/);
+        assert.equal(checks["pid-namespace"]?.detail, `"/proc" shows the host's PID namespace`);
         assert.equal(result.code, 0);
         assertSummaryOnly(result.stderr, rows);
       });
@@ -244,7 +271,7 @@ realTest(
           lines.map((l) => l.split(/\s+/).slice(0, 2)),
           CHECK_NAMES.map((n) => [n, "ok"]),
         );
-        assert.equal(result.stderr, "crienrich: 9 ok, 0 warn, 0 fail\n");
+        assert.equal(result.stderr, "crienrich: 10 ok, 0 warn, 0 fail\n");
       });
 
       await t.step("tracefs unmounted: doctor mounts it and says so", async () => {
@@ -275,23 +302,69 @@ realTest(
   },
 );
 
-realTest("doctor -r /nonexistent.sock: runtime fails, exit 3, every other check ok", async () => {
-  const result = await runCli(["doctor", "-o", "json", "-r", "/nonexistent.sock"]);
-  const rows = parseRows(result.stdout);
-  const checks = byName(rows);
-  assert.equal(checks["runtime"]?.status, "fail");
-  assert.equal(
-    checks["runtime"]?.detail,
-    "no runtime answered: unix:///nonexistent.sock (missing)",
-  );
-  assert.match(checks["runtime"]!.hint!, /--runtime-endpoint/);
-  assert.deepEqual(
-    rows.filter((r) => r.status !== "ok").map((r) => r.name),
-    ["runtime"],
-  );
-  assert.equal(result.code, ExitCode.RuntimeUnavailable);
-  assertSummaryOnly(result.stderr, rows);
-});
+realTest(
+  "doctor in a private PID namespace while the runtime runs on the host: pid-namespace fails, exit 8",
+  async () => {
+    await withLab(async (lab) => {
+      const out = await new Deno.Command("unshare", {
+        args: [
+          "--pid",
+          "--fork",
+          "--mount-proc",
+          Deno.execPath(),
+          "run",
+          "-A",
+          "--quiet",
+          "src/main.ts",
+          "doctor",
+          "-o",
+          "json",
+          "-r",
+          lab.socket,
+        ],
+        cwd: REPO,
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      const rows = parseRows(new TextDecoder().decode(out.stdout));
+      const check = byName(rows)["pid-namespace"]!;
+      assert.equal(check.status, "fail");
+      assert.match(
+        check.detail,
+        new RegExp(
+          `^private PID namespace pid:\\[\\d+\\] from which the runtime is invisible \\(behind "${lab.socket}"\\)$`,
+        ),
+      );
+      assert.match(check.hint!, /hostPID: true/);
+      assert.deepEqual(rows.filter((r) => r.status !== "ok").map((r) => r.name), ["pid-namespace"]);
+      assert.equal(out.code, ExitCode.PidNamespaceBlind, stderr);
+      assertSummaryOnly(stderr, rows);
+    });
+  },
+);
+
+realTest(
+  "doctor -r /nonexistent.sock: runtime fails, exit 3, pid-namespace skipped, every other check ok",
+  async () => {
+    const result = await runCli(["doctor", "-o", "json", "-r", "/nonexistent.sock"]);
+    const rows = parseRows(result.stdout);
+    const checks = byName(rows);
+    assert.equal(checks["runtime"]?.status, "fail");
+    assert.equal(
+      checks["runtime"]?.detail,
+      "no runtime answered: unix:///nonexistent.sock (missing)",
+    );
+    assert.match(checks["runtime"]!.hint!, /--runtime-endpoint/);
+    assert.deepEqual(
+      rows.filter((r) => r.status !== "ok").map((r) => [r.name, r.status]),
+      [["runtime", "fail"], ["pid-namespace", "skip"]],
+    );
+    assert.equal(result.code, ExitCode.RuntimeUnavailable);
+    assertSummaryOnly(result.stderr, rows);
+  },
+);
 
 realTest(
   "doctor --libbpf /nonexistent/libbpf.so.1: libbpf fails, bpf is skipped, exit 6",
