@@ -27,19 +27,19 @@ struct {
 } events SEC(".maps");
 
 /*
- * Mount namespace id -> verdict, filled by user space. Hash, not LRU: user space owns
- * eviction (forget a namespace when its container goes) and an LRU could silently turn
- * a DENY back into "unknown".
+ * Mount namespace serial (`mntns_seq`, never reused) -> verdict, filled by user space.
+ * Hash, not LRU: an LRU could silently turn a DENY back into "unknown". Entries of ended
+ * namespaces are dropped by the exit program and by user space's sweep.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, enum crienrich_verdict);
 } mntns_verdict SEC(".maps");
 
 /*
- * The event is 1368 bytes: too big for the 512-byte BPF stack, so built here. `args` past
+ * The event is 1376 bytes: too big for the 512-byte BPF stack, so built here. `args` past
  * args_size still holds an earlier exec's argv; samples end at args_size, so it is not sent.
  */
 struct {
@@ -49,9 +49,115 @@ struct {
 	__type(value, struct crienrich_event);
 } scratch SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct crienrich_cgroup_sample);
+} cgroup_scratch SEC(".maps");
+
+/*
+ * Samples bpf_perf_event_output() could not write, per CPU (the ring was full). The
+ * kernel reports a CPU's dropped samples to the reader only with that CPU's next sample;
+ * this count is exact at any time, so user space reconciles with it when the trace ends.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} output_failures SEC(".maps");
+
+static __always_inline void output(void *ctx, void *data, __u64 size)
+{
+	__u32 zero = 0;
+	__u64 *failures;
+
+	if (bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, data, size) == 0)
+		return;
+	failures = bpf_map_lookup_elem(&output_failures, &zero);
+	if (failures)
+		*failures += 1;
+}
+
 static __always_inline __u64 task_mntns_id(struct task_struct *task)
 {
 	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+}
+
+/*
+ * The serial number of a mount namespace, which the kernel never hands out twice (unlike
+ * its inode number): `ns_common.ns_id` since Linux 6.18 ("ns: add ns_common id"), before
+ * that `mnt_namespace.seq`, a counter in fs/namespace.c since Linux 3.x that is also
+ * what NS_GET_MNTNS_ID returns (6.9+). CO-RE picks whichever this kernel has.
+ */
+struct ns_common___with_id {
+	u64 ns_id;
+} __attribute__((preserve_access_index));
+struct mnt_namespace___with_seq {
+	u64 seq;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 task_mntns_seq(struct task_struct *task)
+{
+	struct mnt_namespace *mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns);
+	struct ns_common___with_id *ns = (void *)&mnt_ns->ns;
+	struct mnt_namespace___with_seq *old = (void *)mnt_ns;
+
+	if (!mnt_ns)
+		return 0;
+	if (bpf_core_field_exists(ns->ns_id))
+		return BPF_CORE_READ(ns, ns_id);
+	return BPF_CORE_READ(old, seq);
+}
+
+/* Deepest PID namespace level looked at: a kind node inside a kind node is level 2. */
+#define CRIENRICH_PIDNS_LEVELS 8
+
+/*
+ * The number of `pid` in the PID namespace whose inode is `pidns_inum`, or 0 when the pid
+ * is not visible there (it lives outside that namespace and its descendants). struct pid
+ * keeps one number per level, from the initial namespace (0) down to its own (`level`).
+ */
+static __always_inline __u32 pid_nr_in(struct pid *pid, __u32 pidns_inum)
+{
+	unsigned int level;
+
+	if (!pid)
+		return 0;
+	level = BPF_CORE_READ(pid, level);
+	for (int i = 0; i < CRIENRICH_PIDNS_LEVELS; i++) {
+		if (i > level)
+			break;
+		if (BPF_CORE_READ(pid, numbers[i].ns, ns.inum) == pidns_inum)
+			return BPF_CORE_READ(pid, numbers[i].nr);
+	}
+	return 0;
+}
+
+/*
+ * Task id, process id and parent's process id as the traced PID namespace sees them
+ * (config.pidns_inum), or as the host does. Returns false when the task is not in that
+ * namespace: it is not traced.
+ */
+static __always_inline bool task_ids(struct task_struct *task, __u32 *pid, __u32 *tgid,
+				     __u32 *ppid)
+{
+	__u32 target = crienrich_config.pidns_inum;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (!target) {
+		*pid = (__u32)pid_tgid;
+		*tgid = pid_tgid >> 32;
+		*ppid = BPF_CORE_READ(task, real_parent, tgid);
+		return true;
+	}
+	*pid = pid_nr_in(BPF_CORE_READ(task, thread_pid), target);
+	if (!*pid)
+		return false;
+	*tgid = pid_nr_in(BPF_CORE_READ(task, group_leader, thread_pid), target);
+	*ppid = pid_nr_in(BPF_CORE_READ(task, real_parent, group_leader, thread_pid), target);
+	return true;
 }
 
 /*
@@ -67,9 +173,9 @@ struct ns_common___old {
 
 /*
  * True when `task` is the last user of its mount namespace: nobody else shares its nsproxy
- * and no other nsproxy (nor an open /proc/PID/ns/mnt) holds the namespace. Its inode number
- * is then freed when the task exits and soon handed to a new namespace (the kernel reuses
- * the lowest free number), so a verdict stored under it must go. A race between two last
+ * and no other nsproxy (nor an open /proc/PID/ns/mnt) holds the namespace. The namespace
+ * ends with the task, so its verdict is dropped to keep the map small (verdicts are keyed
+ * by the never-reused serial, so a leftover one is only memory). A race between two last
  * tasks can miss one; user space also sweeps namespaces no process uses.
  */
 static __always_inline bool last_mntns_user(struct task_struct *task)
@@ -96,32 +202,89 @@ static __always_inline bool last_mntns_user(struct task_struct *task)
  * an unknown one send_unknown (flagged so user space can resolve it and store a verdict).
  * Returns the flags to send with, or -1 to drop.
  */
-static __always_inline int filter_flags(__u64 mntns_id)
+static __always_inline int filter_flags(__u64 mntns_id, __u64 mntns_seq)
 {
 	enum crienrich_verdict *verdict;
 
 	if (mntns_id == crienrich_config.host_mntns_id)
 		return crienrich_config.trace_host ? 0 : -1;
-	verdict = bpf_map_lookup_elem(&mntns_verdict, &mntns_id);
+	verdict = bpf_map_lookup_elem(&mntns_verdict, &mntns_seq);
 	if (!verdict)
 		return crienrich_config.send_unknown ? CRIENRICH_FLAG_MNTNS_UNKNOWN : -1;
 	return *verdict == CRIENRICH_VERDICT_ALLOW ? 0 : -1;
 }
 
-/* Fills what exec and exit share; `task` is the current task. */
-static __always_inline void fill_common(struct crienrich_event *e, struct task_struct *task,
-					__u64 mntns_id, enum crienrich_event_type type)
+/*
+ * Sends the names of `task`'s cgroup and its ancestors (struct crienrich_cgroup_sample)
+ * for the event `e` that follows: the v2 tree's (css_set->dfl_cgrp), or on a node without
+ * one the v1 memory hierarchy's. A cgroup's parent is its `self` css's parent.
+ */
+static __always_inline void send_cgroup_sample(void *ctx, struct task_struct *task,
+					       struct crienrich_event *e)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct crienrich_cgroup_sample *s;
+	struct cgroup_subsys_state *parent;
+	struct cgroup *cgrp;
+	__u32 zero = 0, flags = 0;
+
+	s = bpf_map_lookup_elem(&cgroup_scratch, &zero);
+	if (!s)
+		return;
+	if (crienrich_config.cgroup_v1) {
+		int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+
+		if (id < 0 || id >= 12)
+			return;
+		cgrp = BPF_CORE_READ(task, cgroups, subsys[id], cgroup);
+		flags |= CRIENRICH_CGROUP_V1;
+	} else {
+		cgrp = BPF_CORE_READ(task, cgroups, dfl_cgrp);
+	}
+	s->ts_boot_ns = e->ts_boot_ns;
+	s->cgroup_id = e->cgroup_id;
+	s->mntns_id = e->mntns_id;
+	s->mntns_seq = e->mntns_seq;
+	s->_reserved = 0;
+	s->type = CRIENRICH_EVENT_CGROUP;
+	s->tgid = e->tgid;
+	s->depth = 0;
+	for (int i = 0; i < CRIENRICH_CGROUP_LEVELS; i++) {
+		if (!cgrp)
+			break;
+		parent = BPF_CORE_READ(cgrp, self.parent);
+		if (!parent) {
+			/* cgrp is the root: the walk is complete, its empty name is not sent. */
+			flags |= CRIENRICH_CGROUP_COMPLETE;
+			break;
+		}
+		if (bpf_probe_read_kernel_str(s->names[i], sizeof(s->names[i]),
+					      BPF_CORE_READ(cgrp, kn, name)) < 0)
+			s->names[i][0] = '\0';
+		s->depth = i + 1;
+		cgrp = BPF_CORE_READ(parent, cgroup);
+	}
+	if (cgrp && !(flags & CRIENRICH_CGROUP_COMPLETE) && !BPF_CORE_READ(cgrp, self.parent))
+		flags |= CRIENRICH_CGROUP_COMPLETE;
+	s->cgroup_flags = flags;
+	output(ctx, s, sizeof(*s));
+}
+
+/* Fills what exec and exit share; `task` is the current task, ids from task_ids(). */
+static __always_inline void fill_common(struct crienrich_event *e, struct task_struct *task,
+					__u64 mntns_id, __u64 mntns_seq,
+					enum crienrich_event_type type, __u32 pid, __u32 tgid,
+					__u32 ppid)
+{
 	__u64 uid_gid = bpf_get_current_uid_gid();
 
 	e->ts_boot_ns = bpf_ktime_get_boot_ns();
 	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->mntns_id = mntns_id;
+	e->mntns_seq = mntns_seq;
 	e->type = type;
-	e->pid = (__u32)pid_tgid;
-	e->tgid = pid_tgid >> 32;
-	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->pid = pid;
+	e->tgid = tgid;
+	e->ppid = ppid;
 	e->uid = (__u32)uid_gid;
 	e->gid = uid_gid >> 32;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
@@ -134,21 +297,24 @@ int crienrich_exec(struct trace_event_raw_sched_process_exec *ctx)
 	struct crienrich_event *e;
 	unsigned long arg_start, arg_end, len;
 	unsigned int filename_off;
-	__u32 zero = 0;
-	__u64 mntns_id;
+	__u32 zero = 0, pid, tgid, ppid;
+	__u64 mntns_id, mntns_seq;
 	long copied;
 	int flags;
 
 	if (!crienrich_config.trace_exec)
 		return 0;
 	mntns_id = task_mntns_id(task);
-	flags = filter_flags(mntns_id);
+	mntns_seq = task_mntns_seq(task);
+	flags = filter_flags(mntns_id, mntns_seq);
 	if (flags < 0)
+		return 0;
+	if (!task_ids(task, &pid, &tgid, &ppid))
 		return 0;
 	e = bpf_map_lookup_elem(&scratch, &zero);
 	if (!e)
 		return 0;
-	fill_common(e, task, mntns_id, CRIENRICH_EVENT_EXEC);
+	fill_common(e, task, mntns_id, mntns_seq, CRIENRICH_EVENT_EXEC, pid, tgid, ppid);
 	e->duration_ns = 0;
 	e->exit_code = 0;
 	e->exit_signal = 0;
@@ -187,8 +353,9 @@ int crienrich_exec(struct trace_event_raw_sched_process_exec *ctx)
 	barrier_var(len);
 	if (len > CRIENRICH_ARGS_LEN)
 		len = 0;
-	bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, e,
-			      __builtin_offsetof(struct crienrich_event, args) + len);
+	if (flags & CRIENRICH_FLAG_MNTNS_UNKNOWN)
+		send_cgroup_sample(ctx, task, e);
+	output(ctx, e, __builtin_offsetof(struct crienrich_event, args) + len);
 	return 0;
 }
 
@@ -198,15 +365,16 @@ int crienrich_exit(void *ctx)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct crienrich_event *e;
-	__u32 zero = 0;
-	__u64 mntns_id;
+	__u32 zero = 0, pid, tgid, ppid;
+	__u64 mntns_id, mntns_seq;
 	int flags, code;
 
 	mntns_id = task_mntns_id(task);
-	flags = filter_flags(mntns_id);
+	mntns_seq = task_mntns_seq(task);
+	flags = filter_flags(mntns_id, mntns_seq);
 	/* Any thread may be the namespace's last: check before the whole-process filter. */
 	if (last_mntns_user(task))
-		bpf_map_delete_elem(&mntns_verdict, &mntns_id);
+		bpf_map_delete_elem(&mntns_verdict, &mntns_seq);
 	if (!crienrich_config.trace_exit)
 		return 0;
 	/* Whole processes only: the event fires for every thread. */
@@ -214,10 +382,12 @@ int crienrich_exit(void *ctx)
 		return 0;
 	if (flags < 0)
 		return 0;
+	if (!task_ids(task, &pid, &tgid, &ppid))
+		return 0;
 	e = bpf_map_lookup_elem(&scratch, &zero);
 	if (!e)
 		return 0;
-	fill_common(e, task, mntns_id, CRIENRICH_EVENT_EXIT);
+	fill_common(e, task, mntns_id, mntns_seq, CRIENRICH_EVENT_EXIT, pid, tgid, ppid);
 	e->flags = flags;
 	e->args_size = 0;
 	/* wait(2) status encoding: WEXITSTATUS is bits 8-15, WTERMSIG bits 0-6. */
@@ -227,8 +397,9 @@ int crienrich_exit(void *ctx)
 	/* task->start_time is CLOCK_MONOTONIC ns (fork.c), as is bpf_ktime_get_ns(). */
 	e->duration_ns = bpf_ktime_get_ns() - BPF_CORE_READ(task, start_time);
 
+	if (flags & CRIENRICH_FLAG_MNTNS_UNKNOWN)
+		send_cgroup_sample(ctx, task, e);
 	/* Exit events carry no strings: send the fixed head only (see event.h). */
-	bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, e,
-			      __builtin_offsetof(struct crienrich_event, filename));
+	output(ctx, e, __builtin_offsetof(struct crienrich_event, filename));
 	return 0;
 }

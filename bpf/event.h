@@ -11,9 +11,9 @@
  * padding, sizes checked below. One struct serves both event types (a few unused
  * fields are cheaper than two decoders); `type` says which fields are meaningful.
  * Samples send only the bytes used:
- *   exec: the struct up to `args` (344 bytes) plus `args_size` bytes of argv, so from 344
- *         to 1368 bytes (sizeof); a `/bin/true` exec is 354 bytes instead of 1368;
- *   exit: the head only, the bytes before `filename` (88 bytes: exits carry no strings).
+ *   exec: the struct up to `args` (352 bytes) plus `args_size` bytes of argv, so from 352
+ *         to 1376 bytes (sizeof); a `/bin/true` exec is 362 bytes instead of 1376;
+ *   exit: the head only, the bytes before `filename` (96 bytes: exits carry no strings).
  * `args` comes last because it is the one field whose used length varies widely and is
  * known (args_size). `filename` stays a fixed 256 bytes in front of it: trimming it too
  * would need a variable offset for `args` (a packed string area and a second length),
@@ -39,10 +39,16 @@
 /* Bound for argv bytes; a power of two so the BPF code can mask lengths with it. */
 #define CRIENRICH_ARGS_LEN 1024
 
-/* `type`: which half of the struct is meaningful. */
+/* Cgroup levels a `struct crienrich_cgroup_sample` carries, innermost first. */
+#define CRIENRICH_CGROUP_LEVELS 6
+/* Bound of one cgroup directory name (kernfs names are at most NAME_MAX = 255 bytes). */
+#define CRIENRICH_CGROUP_NAME_LEN 256
+
+/* `type`: which struct the sample is and which of its fields are meaningful. */
 enum crienrich_event_type {
-	CRIENRICH_EVENT_EXEC = 1, /* sched:sched_process_exec */
-	CRIENRICH_EVENT_EXIT = 2, /* sched:sched_process_exit, thread-group leaders only */
+	CRIENRICH_EVENT_EXEC = 1, /* struct crienrich_event: sched:sched_process_exec */
+	CRIENRICH_EVENT_EXIT = 2, /* struct crienrich_event: sched:sched_process_exit, leaders only */
+	CRIENRICH_EVENT_CGROUP = 3, /* struct crienrich_cgroup_sample, before an unknown event */
 };
 
 /* `flags`: a bit set. */
@@ -55,7 +61,15 @@ enum crienrich_event_flag {
 	CRIENRICH_FLAG_FILENAME_TRUNCATED = 1 << 2,
 };
 
-/* Values of the `mntns_verdict` map (key: mount namespace inode number, u64). */
+/* `struct crienrich_cgroup_sample.cgroup_flags`: a bit set. */
+enum crienrich_cgroup_flag {
+	/* the walk reached the hierarchy's root: `names` hold the whole path */
+	CRIENRICH_CGROUP_COMPLETE = 1 << 0,
+	/* names come from the v1 memory hierarchy (config.cgroup_v1), not the v2 tree */
+	CRIENRICH_CGROUP_V1 = 1 << 1,
+};
+
+/* Values of the `mntns_verdict` map (key: the mount namespace's `mntns_seq`, u64). */
 enum crienrich_verdict {
 	CRIENRICH_VERDICT_ALLOW = 1, /* send events from this mount namespace */
 	CRIENRICH_VERDICT_DENY = 2,  /* drop them in the kernel */
@@ -68,13 +82,18 @@ struct crienrich_event {
 	__u64 duration_ns;
 	/* bpf_get_current_cgroup_id(): inode of the task's cgroup v2 directory. */
 	__u64 cgroup_id;
-	/* task->nsproxy->mnt_ns->ns.inum: the inode of /proc/PID/ns/mnt. */
+	/* task->nsproxy->mnt_ns->ns.inum: the inode of /proc/PID/ns/mnt. The kernel hands a
+	 * freed inode number to the next new namespace at once: not a key that lasts. */
 	__u64 mntns_id;
+	/* The mount namespace's 64-bit serial that the kernel never reuses: ns.ns_id (Linux
+	 * 6.18+) or mnt_namespace.seq (before). The key of the verdict map. */
+	__u64 mntns_seq;
 	enum crienrich_event_type type;
 	enum crienrich_event_flag flags;
+	/* Ids as the traced PID namespace sees them (config.pidns_inum), else the host's. */
 	__u32 pid;  /* kernel task id (thread id) */
 	__u32 tgid; /* thread-group id: the user-space PID */
-	__u32 ppid; /* task->real_parent->tgid */
+	__u32 ppid; /* the parent process's tgid; 0 when outside the traced PID namespace */
 	__u32 uid;  /* real uid, after the exec */
 	__u32 gid;  /* real gid, after the exec */
 	/* exit only: (task->exit_code >> 8) & 0xff, see wait(2) WEXITSTATUS. */
@@ -91,6 +110,29 @@ struct crienrich_event {
 };
 
 /*
+ * What names the cgroup of a task whose mount namespace has no verdict yet: sent on the
+ * same CPU right before that task's event (type CRIENRICH_EVENT_CGROUP), so user space can
+ * find the container even when the process and its cgroup are gone by the time it looks
+ * (a one-shot container lives for milliseconds). Tetragon reads cgroup names in BPF for
+ * the same reason. The first five fields mirror struct crienrich_event's, so one reader
+ * can tell the two apart by `type` at the same offset. Always sent whole.
+ */
+struct crienrich_cgroup_sample {
+	__u64 ts_boot_ns;
+	__u64 cgroup_id; /* bpf_get_current_cgroup_id() */
+	__u64 mntns_id;  /* as in struct crienrich_event */
+	__u64 mntns_seq; /* as in struct crienrich_event */
+	__u64 _reserved;
+	enum crienrich_event_type type; /* CRIENRICH_EVENT_CGROUP */
+	__u32 tgid;                     /* as in the event that follows */
+	__u32 depth;                    /* levels filled in `names` (0 to CRIENRICH_CGROUP_LEVELS) */
+	enum crienrich_cgroup_flag cgroup_flags;
+	/* Directory names from the task's cgroup up: names[0] is its own, names[1] its
+	 * parent's, ...; the root's (empty) name is not included. NUL-terminated. */
+	char names[CRIENRICH_CGROUP_LEVELS][CRIENRICH_CGROUP_NAME_LEN];
+};
+
+/*
  * The load-time configuration: one `const volatile` instance in .rodata that user space
  * writes after bpf_object__open and before bpf_object__load, so the verifier sees the
  * values as constants and prunes the disabled branches (libbpf's "global variables",
@@ -98,27 +140,36 @@ struct crienrich_event {
  * per-namespace verdicts that change at run time live in the `mntns_verdict` map.
  */
 struct crienrich_config {
-	/* inode of /proc/1/ns/mnt: the host's mount namespace. */
+	/* inode of /proc/1/ns/mnt: the host's mount namespace (it never ends: a lasting key). */
 	__u64 host_mntns_id;
+	/* 0: trace every task, with host pids. Else the inode of a PID namespace (a kind node's):
+	 * trace only its tasks and descendants' and report their ids as it sees them. */
+	__u32 pidns_inum;
 	__u8 trace_host;   /* send events from host_mntns_id */
 	__u8 send_unknown; /* send events from a namespace absent from the map, flagged */
 	__u8 trace_exec;   /* 0: the exec program returns at once (user space skips attaching it too) */
 	__u8 trace_exit;   /* 0: the exit program returns at once (same) */
-	__u8 _pad[4];
+	__u8 cgroup_v1;    /* cgroup samples name the v1 memory hierarchy (a node without v2) */
+	__u8 _pad[7];
 };
 
 _Static_assert(sizeof(enum crienrich_event_type) == 4, "event type is 4 bytes");
 _Static_assert(sizeof(enum crienrich_event_flag) == 4, "event flags are 4 bytes");
 _Static_assert(sizeof(enum crienrich_verdict) == 1, "verdict is 1 byte");
-_Static_assert(__builtin_offsetof(struct crienrich_event, type) == 32, "u64s first");
-_Static_assert(__builtin_offsetof(struct crienrich_event, comm) == 72, "u32s next");
-_Static_assert(__builtin_offsetof(struct crienrich_event, args) == 344, "args last");
+_Static_assert(sizeof(enum crienrich_cgroup_flag) == 4, "cgroup flags are 4 bytes");
+_Static_assert(__builtin_offsetof(struct crienrich_event, type) == 40, "u64s first");
+_Static_assert(__builtin_offsetof(struct crienrich_cgroup_sample, type) ==
+	       __builtin_offsetof(struct crienrich_event, type), "type at one offset in both");
+_Static_assert(__builtin_offsetof(struct crienrich_event, comm) == 80, "u32s next");
+_Static_assert(__builtin_offsetof(struct crienrich_event, args) == 352, "args last");
 _Static_assert(sizeof(struct crienrich_event) ==
 	       __builtin_offsetof(struct crienrich_event, args) + CRIENRICH_ARGS_LEN,
 	       "args last: an exec sample is the head plus args_size bytes");
-_Static_assert(sizeof(struct crienrich_event) == 1368, "no implicit padding");
+_Static_assert(sizeof(struct crienrich_event) == 1376, "no implicit padding");
 _Static_assert(sizeof(struct crienrich_event) % 8 == 0, "8-byte multiple");
-_Static_assert(sizeof(struct crienrich_config) == 16, "config has no implicit padding");
+_Static_assert(__builtin_offsetof(struct crienrich_cgroup_sample, names) == 56, "head size");
+_Static_assert(sizeof(struct crienrich_cgroup_sample) % 8 == 0, "8-byte multiple");
+_Static_assert(sizeof(struct crienrich_config) == 24, "config has no implicit padding");
 _Static_assert((CRIENRICH_ARGS_LEN & (CRIENRICH_ARGS_LEN - 1)) == 0, "args length is 2^n");
 
 #endif /* CRIENRICH_EVENT_H */

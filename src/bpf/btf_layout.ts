@@ -4,7 +4,7 @@
  * The decoder must never hand-type an offset (a field added to `bpf/event.h` would shift
  * silently). Instead `scripts/bpf_build.sh` runs `bpftool -j btf dump file crienrich.bpf.o`
  * and this module turns that JSON into TypeScript constants: the layout of
- * `struct crienrich_event` and `struct crienrich_config`, the offset of the config in
+ * `struct crienrich_event`, `struct crienrich_cgroup_sample` and `struct crienrich_config`, the offset of the config in
  * `.rodata`, and the values of the enums of `event.h` — the idea of cilium/ebpf's bpf2go.
  * Not imported at run time.
  *
@@ -44,9 +44,15 @@ export interface LayoutProvenance {
 }
 
 const EVENT_STRUCT = "crienrich_event";
+const CGROUP_STRUCT = "crienrich_cgroup_sample";
 const CONFIG_STRUCT = "crienrich_config";
 const CONFIG_VAR = "crienrich_config";
-const ENUMS = ["crienrich_event_type", "crienrich_event_flag", "crienrich_verdict"];
+const ENUMS = [
+  "crienrich_event_type",
+  "crienrich_event_flag",
+  "crienrich_cgroup_flag",
+  "crienrich_verdict",
+];
 /** Exit samples end where the strings begin (see bpf/event.h). */
 const EXIT_HEAD_END_FIELD = "filename";
 /** Exec samples end `args_size` bytes into this field, the struct's last (see bpf/event.h). */
@@ -112,6 +118,11 @@ export function renderEventLayout(btf: { types: BtfType[] }, provenance: LayoutP
   const index = new BtfIndex(btf.types);
   const event = index.find("STRUCT", EVENT_STRUCT);
   const config = index.find("STRUCT", CONFIG_STRUCT);
+  const cgroup = index.find("STRUCT", CGROUP_STRUCT);
+  const namesMember = cgroup.members?.find((m) => m.name === "names");
+  const namesArray = namesMember && index.get(namesMember.type_id);
+  if (namesArray?.kind !== "ARRAY") throw new Error(`Cannot find array "${CGROUP_STRUCT}.names"`);
+  const nameSize = index.sizeOf(namesArray.type_id!);
   const eventFields = index.fields(event);
   const exitEnd = eventFields[EXIT_HEAD_END_FIELD];
   if (!exitEnd) throw new Error(`Cannot find field "${EXIT_HEAD_END_FIELD}" in the event`);
@@ -161,6 +172,15 @@ export const EXIT_EVENT_SIZE = ${exitEnd.offset};
 /** Offset and size in bytes of each field of \`struct ${EVENT_STRUCT}\`. */
 export const EVENT_FIELDS = {
 ${fieldTable(eventFields)}
+} as const;
+
+/** Size of \`struct ${CGROUP_STRUCT}\` in bytes: every cgroup sample is this long. */
+export const CGROUP_SAMPLE_SIZE = ${index.sizeOf(cgroup.id)};
+/** Bytes of one name in \`${CGROUP_STRUCT}.names\` (one cgroup level). */
+export const CGROUP_NAME_SIZE = ${nameSize};
+/** Offset and size in bytes of each field of \`struct ${CGROUP_STRUCT}\`. */
+export const CGROUP_SAMPLE_FIELDS = {
+${fieldTable(index.fields(cgroup))}
 } as const;
 
 /** Size of \`struct ${CONFIG_STRUCT}\` in bytes. */

@@ -10,6 +10,12 @@
  */
 
 import {
+  CGROUP_NAME_SIZE,
+  CGROUP_SAMPLE_FIELDS as C,
+  CGROUP_SAMPLE_SIZE,
+  CRIENRICH_CGROUP_COMPLETE,
+  CRIENRICH_CGROUP_V1,
+  CRIENRICH_EVENT_CGROUP,
   CRIENRICH_EVENT_EXEC,
   CRIENRICH_EVENT_EXIT,
   CRIENRICH_FLAG_ARGS_TRUNCATED,
@@ -26,11 +32,17 @@ export interface ProcessEventBase {
   type: "exec" | "exit";
   /** When, in nanoseconds of CLOCK_BOOTTIME; see `ProcessTracer.bootTimeToWallClockNs`. */
   tsBootNs: bigint;
-  /** Process id as user space knows it (ps, /proc/PID): the kernel's tgid. */
+  /**
+   * Process id as user space knows it (ps, /proc/PID): the kernel's tgid, in the traced PID
+   * namespace (the host's, or a kind node's: `TracerOptions.pidNamespaceInode`).
+   */
   pid: number;
   /** Thread id (the kernel's `task->pid`); equals `pid` in every event sent. */
   tid: number;
-  /** Parent's process id (`task->real_parent->tgid`): ignores ptrace re-parenting. */
+  /**
+   * Parent's process id (`task->real_parent->tgid`): ignores ptrace re-parenting; 0 when
+   * the parent is outside the traced PID namespace.
+   */
   ppid: number;
   /** Real user id, as the initial user namespace sees it (not a container's own id). */
   uid: number;
@@ -40,8 +52,17 @@ export interface ProcessEventBase {
   comm: string;
   /** Inode of the task's cgroup v2 directory: the container's cgroup, if any. */
   cgroupId: bigint;
-  /** Inode of `/proc/PID/ns/mnt`: one per container, the host's for host processes. */
+  /**
+   * Inode of `/proc/PID/ns/mnt`: one per container, the host's for host processes. The
+   * kernel reuses a freed inode number at once: not a key across time.
+   */
   mntnsId: bigint;
+  /**
+   * The mount namespace's 64-bit serial, never reused while the kernel runs (`ns_id` on
+   * Linux 6.18+, `mnt_namespace.seq` before; what NS_GET_MNTNS_ID returns on 6.9+): the key
+   * of the kernel's verdicts and of the enrichment cache.
+   */
+  mntnsSeq: bigint;
   /** The namespace had no verdict in the kernel's map: user space should decide it. */
   mntnsUnknown: boolean;
 }
@@ -70,8 +91,35 @@ export interface ExitEvent extends ProcessEventBase {
   durationNs: bigint;
 }
 
-/** One decoded sample. */
+/** One decoded exec or exit event. */
 export type ProcessEvent = ExecEvent | ExitEvent;
+
+/**
+ * The cgroup of a task whose mount namespace had no verdict, sent right before that task's
+ * event on the same CPU (`struct crienrich_cgroup_sample`): what names the container even
+ * after the process and its cgroup are gone.
+ */
+export interface CgroupSample {
+  type: "cgroup";
+  tsBootNs: bigint;
+  /** Process id of the event that follows, as in {@linkcode ProcessEventBase.pid}. */
+  pid: number;
+  cgroupId: bigint;
+  mntnsId: bigint;
+  mntnsSeq: bigint;
+  /**
+   * Cgroup directory names from the root down to the task's own (at most 6, so the outer
+   * levels may be missing: see `complete`), e.g. `["k8s.io", "<64 hex>"]`.
+   */
+  segments: string[];
+  /** True when `segments` reach the hierarchy's root: the whole path. */
+  complete: boolean;
+  /** True when the names are the v1 memory hierarchy's (a node without a cgroup v2 tree). */
+  v1: boolean;
+}
+
+/** Any sample the BPF programs send. */
+export type KernelSample = ProcessEvent | CgroupSample;
 
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 
@@ -112,6 +160,19 @@ function splitArgs(bytes: Uint8Array): string[] {
  * unknown (a newer object than this decoder).
  */
 export function decodeEvent(bytes: Uint8Array): ProcessEvent {
+  const sample = decodeSample(bytes);
+  if (sample.type === "cgroup") throw new RangeError("Cannot decode sample: a cgroup sample");
+  return sample;
+}
+
+/**
+ * Decodes one perf sample of any type: an event ({@linkcode decodeEvent}'s rules) or a
+ * cgroup sample ({@linkcode CGROUP_SAMPLE_SIZE} bytes).
+ *
+ * @throws {RangeError} when the sample is shorter than its type needs, or its type is
+ * unknown (a newer object than this decoder).
+ */
+export function decodeSample(bytes: Uint8Array): KernelSample {
   if (bytes.byteLength < EXIT_EVENT_SIZE) {
     throw new RangeError(
       `Cannot decode sample: ${bytes.byteLength} bytes, need ${EXIT_EVENT_SIZE}`,
@@ -131,9 +192,11 @@ export function decodeEvent(bytes: Uint8Array): ProcessEvent {
     comm: cString(field(bytes, F.comm)),
     cgroupId: u64(F.cgroup_id),
     mntnsId: u64(F.mntns_id),
+    mntnsSeq: u64(F.mntns_seq),
     mntnsUnknown: (flags & CRIENRICH_FLAG_MNTNS_UNKNOWN) !== 0,
   };
   const type = u32(F.type);
+  if (type === CRIENRICH_EVENT_CGROUP) return decodeCgroupSample(bytes, view);
   if (type === CRIENRICH_EVENT_EXIT) {
     return {
       type: "exit",
@@ -163,5 +226,32 @@ export function decodeEvent(bytes: Uint8Array): ProcessEvent {
     binaryTruncated: (flags & CRIENRICH_FLAG_FILENAME_TRUNCATED) !== 0,
     args: splitArgs(bytes.subarray(F.args.offset, F.args.offset + argsSize)),
     argsTruncated: (flags & CRIENRICH_FLAG_ARGS_TRUNCATED) !== 0,
+  };
+}
+
+function decodeCgroupSample(bytes: Uint8Array, view: DataView): CgroupSample {
+  if (bytes.byteLength < CGROUP_SAMPLE_SIZE) {
+    throw new RangeError(
+      `Cannot decode cgroup sample: ${bytes.byteLength} bytes, need ${CGROUP_SAMPLE_SIZE}`,
+    );
+  }
+  const levels = C.names.size / CGROUP_NAME_SIZE;
+  const depth = Math.min(view.getUint32(C.depth.offset, true), levels);
+  const flags = view.getUint32(C.cgroup_flags.offset, true);
+  const segments: string[] = [];
+  for (let i = depth - 1; i >= 0; i--) {
+    const start = C.names.offset + i * CGROUP_NAME_SIZE;
+    segments.push(cString(bytes.subarray(start, start + CGROUP_NAME_SIZE)));
+  }
+  return {
+    type: "cgroup",
+    tsBootNs: view.getBigUint64(C.ts_boot_ns.offset, true),
+    pid: view.getUint32(C.tgid.offset, true),
+    cgroupId: view.getBigUint64(C.cgroup_id.offset, true),
+    mntnsId: view.getBigUint64(C.mntns_id.offset, true),
+    mntnsSeq: view.getBigUint64(C.mntns_seq.offset, true),
+    segments,
+    complete: (flags & CRIENRICH_CGROUP_COMPLETE) !== 0,
+    v1: (flags & CRIENRICH_CGROUP_V1) !== 0,
   };
 }

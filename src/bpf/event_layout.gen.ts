@@ -8,69 +8,96 @@
  */
 
 /** sha256 (hex) of bpf/crienrich.bpf.o as built with these sources. */
-export const OBJECT_SHA256 = "c799f50308ad1112625edcb4bb308762cf2b0e07f27997a0a8682d2f79a3aa7c";
+export const OBJECT_SHA256 = "28500cd19a9e2f133ca0a8d39760de1fddee830c6729631a143b9b8c40636d3c";
 /** Compiler, bpftool and libbpf header versions of the build. */
 export const TOOLCHAIN = "Debian clang version 14.0.6; bpftool v7.1.0; libbpf headers 1.1";
 /** sha256 (hex) of every build input, by repository-relative path. */
 export const SOURCE_SHA256: Readonly<Record<string, string>> = {
-  "bpf/crienrich.bpf.c": "04982d4f0994ef7e2bcd2900d93353bc39e80635e871cd51fac20330fcb2c24b",
-  "bpf/event.h": "ebe925ca6991be4329fd0831605524faa96041241fe384592f863335fc2cb5b9",
+  "bpf/crienrich.bpf.c": "c45511721e74032c0cb61ebb0090dcf788b1fcccc4ee6d72466f0325ab8606fa",
+  "bpf/event.h": "563c77770c2ac9e27834caceb37e68787e4c55228d2d1d6fc55c1fca56631e54",
   "bpf/vmlinux.h": "b0c25deba5befd86d507d8e96a5a989a431bc11f643812304213f8ac54274bc4",
   "scripts/bpf_build.sh": "ccd99831794690cdad024d20d087b966694da885a2b41fcc3a9f43a8d4ed3076",
-  "src/bpf/btf_layout.ts": "18e6afac3a8ee1a9d9cae025b322f9809d8ecaea3890aa4f9bba804df47d04be",
+  "src/bpf/btf_layout.ts": "39e81257360e10bb33d1839d5dafa22f9da96440c244273f6bfcf817651c4c27",
 };
 
 /** Size of `struct crienrich_event` in bytes: the longest exec sample (argv full). */
-export const EVENT_SIZE = 1368;
+export const EVENT_SIZE = 1376;
 /** Shortest exec sample in bytes: the struct before `args`; `args_size` bytes follow. */
-export const EXEC_HEAD_SIZE = 344;
+export const EXEC_HEAD_SIZE = 352;
 /** Length of an exit sample in bytes: the head of the struct, before `filename`. */
-export const EXIT_EVENT_SIZE = 88;
+export const EXIT_EVENT_SIZE = 96;
 /** Offset and size in bytes of each field of `struct crienrich_event`. */
 export const EVENT_FIELDS = {
   ts_boot_ns: { offset: 0, size: 8 },
   duration_ns: { offset: 8, size: 8 },
   cgroup_id: { offset: 16, size: 8 },
   mntns_id: { offset: 24, size: 8 },
-  type: { offset: 32, size: 4 },
-  flags: { offset: 36, size: 4 },
-  pid: { offset: 40, size: 4 },
+  mntns_seq: { offset: 32, size: 8 },
+  type: { offset: 40, size: 4 },
+  flags: { offset: 44, size: 4 },
+  pid: { offset: 48, size: 4 },
+  tgid: { offset: 52, size: 4 },
+  ppid: { offset: 56, size: 4 },
+  uid: { offset: 60, size: 4 },
+  gid: { offset: 64, size: 4 },
+  exit_code: { offset: 68, size: 4 },
+  exit_signal: { offset: 72, size: 4 },
+  args_size: { offset: 76, size: 4 },
+  comm: { offset: 80, size: 16 },
+  filename: { offset: 96, size: 256 },
+  args: { offset: 352, size: 1024 },
+} as const;
+
+/** Size of `struct crienrich_cgroup_sample` in bytes: every cgroup sample is this long. */
+export const CGROUP_SAMPLE_SIZE = 1592;
+/** Bytes of one name in `crienrich_cgroup_sample.names` (one cgroup level). */
+export const CGROUP_NAME_SIZE = 256;
+/** Offset and size in bytes of each field of `struct crienrich_cgroup_sample`. */
+export const CGROUP_SAMPLE_FIELDS = {
+  ts_boot_ns: { offset: 0, size: 8 },
+  cgroup_id: { offset: 8, size: 8 },
+  mntns_id: { offset: 16, size: 8 },
+  mntns_seq: { offset: 24, size: 8 },
+  _reserved: { offset: 32, size: 8 },
+  type: { offset: 40, size: 4 },
   tgid: { offset: 44, size: 4 },
-  ppid: { offset: 48, size: 4 },
-  uid: { offset: 52, size: 4 },
-  gid: { offset: 56, size: 4 },
-  exit_code: { offset: 60, size: 4 },
-  exit_signal: { offset: 64, size: 4 },
-  args_size: { offset: 68, size: 4 },
-  comm: { offset: 72, size: 16 },
-  filename: { offset: 88, size: 256 },
-  args: { offset: 344, size: 1024 },
+  depth: { offset: 48, size: 4 },
+  cgroup_flags: { offset: 52, size: 4 },
+  names: { offset: 56, size: 1536 },
 } as const;
 
 /** Size of `struct crienrich_config` in bytes. */
-export const CONFIG_SIZE = 16;
+export const CONFIG_SIZE = 24;
 /** Offset in bytes of the `crienrich_config` variable inside the `.rodata` map's value. */
 export const CONFIG_RODATA_OFFSET = 0;
 /** Offset and size in bytes of each field of `struct crienrich_config`. */
 export const CONFIG_FIELDS = {
   host_mntns_id: { offset: 0, size: 8 },
-  trace_host: { offset: 8, size: 1 },
-  send_unknown: { offset: 9, size: 1 },
-  trace_exec: { offset: 10, size: 1 },
-  trace_exit: { offset: 11, size: 1 },
-  _pad: { offset: 12, size: 4 },
+  pidns_inum: { offset: 8, size: 4 },
+  trace_host: { offset: 12, size: 1 },
+  send_unknown: { offset: 13, size: 1 },
+  trace_exec: { offset: 14, size: 1 },
+  trace_exit: { offset: 15, size: 1 },
+  cgroup_v1: { offset: 16, size: 1 },
+  _pad: { offset: 17, size: 7 },
 } as const;
 
 /** `CRIENRICH_EVENT_EXEC` of `enum crienrich_event_type`. */
 export const CRIENRICH_EVENT_EXEC = 1;
 /** `CRIENRICH_EVENT_EXIT` of `enum crienrich_event_type`. */
 export const CRIENRICH_EVENT_EXIT = 2;
+/** `CRIENRICH_EVENT_CGROUP` of `enum crienrich_event_type`. */
+export const CRIENRICH_EVENT_CGROUP = 3;
 /** `CRIENRICH_FLAG_MNTNS_UNKNOWN` of `enum crienrich_event_flag`. */
 export const CRIENRICH_FLAG_MNTNS_UNKNOWN = 1;
 /** `CRIENRICH_FLAG_ARGS_TRUNCATED` of `enum crienrich_event_flag`. */
 export const CRIENRICH_FLAG_ARGS_TRUNCATED = 2;
 /** `CRIENRICH_FLAG_FILENAME_TRUNCATED` of `enum crienrich_event_flag`. */
 export const CRIENRICH_FLAG_FILENAME_TRUNCATED = 4;
+/** `CRIENRICH_CGROUP_COMPLETE` of `enum crienrich_cgroup_flag`. */
+export const CRIENRICH_CGROUP_COMPLETE = 1;
+/** `CRIENRICH_CGROUP_V1` of `enum crienrich_cgroup_flag`. */
+export const CRIENRICH_CGROUP_V1 = 2;
 /** `CRIENRICH_VERDICT_ALLOW` of `enum crienrich_verdict`. */
 export const CRIENRICH_VERDICT_ALLOW = 1;
 /** `CRIENRICH_VERDICT_DENY` of `enum crienrich_verdict`. */

@@ -32,6 +32,9 @@ const LIBBPF_SYMBOLS = {
   bpf_map__set_initial_value: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   bpf_map_update_elem: { parameters: ["i32", "buffer", "buffer", "u64"], result: "i32" },
   bpf_map_delete_elem: { parameters: ["i32", "buffer"], result: "i32" },
+  bpf_map_lookup_elem: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  bpf_map_get_next_key: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  libbpf_num_possible_cpus: { parameters: [], result: "i32" },
   perf_buffer__new: {
     parameters: ["i32", "usize", "pointer", "pointer", "pointer", "pointer"],
     result: "pointer",
@@ -52,6 +55,9 @@ const LIBC_SYMBOLS = {
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   mount: { parameters: ["buffer", "buffer", "buffer", "u64", "pointer"], result: "i32" },
   vsnprintf: { parameters: ["buffer", "usize", "pointer", "pointer"], result: "i32" },
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
 
@@ -71,6 +77,12 @@ const LIBBPF_CANDIDATES = [
 const PRINT_CB = { parameters: ["i32", "pointer", "pointer"], result: "i32" } as const;
 const LIBBPF_WARN = 0;
 const LOG_LINE_BYTES = 4096;
+
+/** open(2) flags (asm-generic/fcntl.h). */
+const O_RDONLY = 0;
+const O_CLOEXEC = 0o2000000;
+/** _IOR(0xb7, 0x5, __u64) of include/uapi/linux/nsfs.h. */
+const NS_GET_MNTNS_ID = 0x8008b705n;
 
 /** clock_gettime(2) clock ids (linux/time.h). */
 export const CLOCK_REALTIME = 0;
@@ -198,6 +210,31 @@ export class Libbpf {
   }
 
   /**
+   * bpf_map_lookup_elem: copies the value of `key` into `value` (for a per-CPU map, one
+   * 8-byte-aligned slot per possible CPU). Returns false when the key is absent (ENOENT).
+   */
+  lookupElem(fd: number, key: Uint8Array<ArrayBuffer>, value: Uint8Array<ArrayBuffer>): boolean {
+    const ret = this.#bpf.bpf_map_lookup_elem(fd, key, value);
+    if (ret === -ENOENT) return (this.#log = [], false);
+    this.#check("bpf_map_lookup_elem", ret);
+    return true;
+  }
+  /**
+   * bpf_map_get_next_key: the key after `key` (null: the first) into `next`. Returns false
+   * after the last key (ENOENT).
+   */
+  nextKey(fd: number, key: Uint8Array<ArrayBuffer> | null, next: Uint8Array<ArrayBuffer>): boolean {
+    const ret = this.#bpf.bpf_map_get_next_key(fd, key, next);
+    if (ret === -ENOENT) return (this.#log = [], false);
+    this.#check("bpf_map_get_next_key", ret);
+    return true;
+  }
+  /** libbpf_num_possible_cpus: the slots of a per-CPU map value. */
+  possibleCpus(): number {
+    return this.#check("libbpf_num_possible_cpus", this.#bpf.libbpf_num_possible_cpus());
+  }
+
+  /**
    * perf_buffer__new: maps `pages` pages per CPU (a power of two) of a perf event array.
    * No sample or lost callbacks: they run only inside perf_buffer__consume/poll, which
    * crienrich never calls; the rings are read directly ({@linkcode perfBufferRings}).
@@ -265,6 +302,23 @@ export class Libbpf {
   mount(source: string, target: string, fstype: string): void {
     const ret = this.#libc.mount(cString(source), cString(target), cString(fstype), 0n, null);
     if (ret !== 0) throw bpfError("mount", this.#errno());
+  }
+  /**
+   * The serial of the mount namespace a `/proc/<pid>/ns/mnt` link names, through the
+   * NS_GET_MNTNS_ID ioctl (Linux 6.9+, include/uapi/linux/nsfs.h): the value BPF events
+   * carry as `mntns_seq`. Undefined on older kernels (the ioctl is unknown there) and when
+   * the link cannot be opened (the process is gone).
+   */
+  mountNamespaceSerial(nsPath: string): bigint | undefined {
+    const fd = this.#libc.open(cString(nsPath), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return undefined;
+    try {
+      const id = new BigUint64Array(1);
+      const ret = this.#libc.ioctl(fd, NS_GET_MNTNS_ID, new Uint8Array(id.buffer));
+      return ret === 0 ? id[0]! : undefined;
+    } finally {
+      this.#libc.close(fd);
+    }
   }
   #errno(): number {
     const loc = this.#libc.__errno_location();

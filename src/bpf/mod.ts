@@ -13,8 +13,15 @@
  */
 
 export { BpfError } from "./errno.ts";
-export { decodeEvent } from "./event.ts";
-export type { ExecEvent, ExitEvent, ProcessEvent, ProcessEventBase } from "./event.ts";
+export { decodeEvent, decodeSample } from "./event.ts";
+export type {
+  CgroupSample,
+  ExecEvent,
+  ExitEvent,
+  KernelSample,
+  ProcessEvent,
+  ProcessEventBase,
+} from "./event.ts";
 export { MAX_WAIT_MS } from "./perf_reader.ts";
 export {
   checkTracingPrerequisites,

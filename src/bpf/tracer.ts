@@ -12,7 +12,7 @@
 
 import { errorMessage, NotSupportedError, PermissionError } from "../errors.ts";
 import { BpfError, ENOENT } from "./errno.ts";
-import { decodeEvent, type ProcessEvent } from "./event.ts";
+import { decodeSample, type KernelSample } from "./event.ts";
 import {
   CONFIG_FIELDS,
   CONFIG_RODATA_OFFSET,
@@ -45,6 +45,17 @@ export interface TracerOptions {
   sendUnknown: boolean;
   /** The host's mount namespace id; default: {@linkcode hostMountNamespaceId}. */
   hostMntnsId?: bigint;
+  /**
+   * Trace only the tasks of this PID namespace (its inode, `/proc/PID/ns/pid`) and its
+   * descendants, with ids as it sees them: crienrich runs inside a kind-like node whose
+   * runtime shares its PID namespace. Default: every task, host ids.
+   */
+  pidNamespaceInode?: number;
+  /**
+   * Name cgroups from the v1 memory hierarchy in cgroup samples: for nodes without a
+   * cgroup v2 tree. Default false (the v2 tree).
+   */
+  cgroupV1?: boolean;
 }
 
 /** The BPF programs (C function names, ≤ 15 bytes: the kernel's BPF_OBJ_NAME_LEN). */
@@ -87,6 +98,7 @@ export class ProcessTracer implements Disposable {
   readonly #object: Handle;
   readonly #links: Handle[];
   readonly #verdictFd: number;
+  readonly #failuresFd: number;
   readonly #reader: PerfReader;
   #closed = false;
   #bootToRealtimeNs = 0n;
@@ -97,12 +109,14 @@ export class ProcessTracer implements Disposable {
     object: Handle,
     links: Handle[],
     verdictFd: number,
+    failuresFd: number,
     reader: PerfReader,
   ) {
     this.#lib = lib;
     this.#object = object;
     this.#links = links;
     this.#verdictFd = verdictFd;
+    this.#failuresFd = failuresFd;
     this.#reader = reader;
   }
 
@@ -162,31 +176,32 @@ export class ProcessTracer implements Disposable {
           throw wrap(action, error);
         }
       }
-      let verdictFd: number, reader: PerfReader;
+      let verdictFd: number, failuresFd: number, reader: PerfReader;
       try {
         verdictFd = lib.mapFd(lib.findMap(object, "mntns_verdict"));
+        failuresFd = lib.mapFd(lib.findMap(object, "output_failures"));
         reader = new PerfReader(lib, lib.mapFd(lib.findMap(object, "events")), pages);
       } catch (error) {
         throw wrap("open perf buffer", error);
       }
-      return new ProcessTracer(lib, object, links, verdictFd, reader);
+      return new ProcessTracer(lib, object, links, verdictFd, failuresFd, reader);
     } catch (error) {
       undo();
       throw error;
     }
   }
 
-  /** Sends events from mount namespace `id` (an inode number of `/proc/PID/ns/mnt`). */
-  allowMountNamespace(id: bigint): void {
-    this.#setVerdict(id, CRIENRICH_VERDICT_ALLOW);
+  /** Sends events from the mount namespace of serial `seq` (an event's `mntnsSeq`). */
+  allowMountNamespace(seq: bigint): void {
+    this.#setVerdict(seq, CRIENRICH_VERDICT_ALLOW);
   }
-  /** Drops events from mount namespace `id` in the kernel. */
-  denyMountNamespace(id: bigint): void {
-    this.#setVerdict(id, CRIENRICH_VERDICT_DENY);
+  /** Drops events from the mount namespace of serial `seq` in the kernel. */
+  denyMountNamespace(seq: bigint): void {
+    this.#setVerdict(seq, CRIENRICH_VERDICT_DENY);
   }
   /**
-   * Removes the verdict of mount namespace `id` (its container is gone); later events from
-   * it are "unknown" again. Returns false when it had none.
+   * Removes the verdict of the mount namespace of serial `id` (it ended); later events from
+   * it would be "unknown" again. Returns false when it had none.
    */
   forgetMountNamespace(id: bigint): boolean {
     this.#assertOpen("forget mount namespace");
@@ -205,6 +220,22 @@ export class ProcessTracer implements Disposable {
       throw wrap(`set verdict of mount namespace ${id}`, error);
     }
   }
+  /**
+   * Samples the BPF programs could not write because a CPU's perf ring was full, summed
+   * over CPUs since the tracer opened: exact at any time, whereas the kernel reports a
+   * CPU's dropped samples to the reader only with that CPU's next sample.
+   */
+  outputFailures(): bigint {
+    this.#assertOpen("read output failures");
+    const cpus = this.#lib.possibleCpus();
+    const values = new BigUint64Array(cpus);
+    try {
+      this.#lib.lookupElem(this.#failuresFd, new Uint8Array(4), new Uint8Array(values.buffer));
+    } catch (error) {
+      throw wrap("read output failures", error);
+    }
+    return values.reduce((sum, v) => sum + v, 0n);
+  }
   #assertOpen(action: string): void {
     if (this.#closed) throw new Error(`Cannot ${action}: the tracer is closed`);
   }
@@ -213,22 +244,23 @@ export class ProcessTracer implements Disposable {
    * Waits up to `timeoutMs` milliseconds for events without blocking the event loop (in
    * waits of at most 100 ms), then decodes and delivers every pending sample. Resolves to
    * the number of samples delivered, 0 on timeout or after {@linkcode close}. Events come
-   * in order per CPU only (one ring each): sort by `tsBootNs` when order matters.
+   * in order per CPU only (one ring each): sort by `tsBootNs` when order matters. A cgroup
+   * sample comes right before the event it describes.
    *
-   * @param onEvent called synchronously per event, with the raw sample for debugging
+   * @param onEvent called synchronously per sample, with the raw bytes for debugging
    * @param onLost called when a CPU's ring overflowed: `count` samples are gone
    * @throws {Error} draining failed, or the first error `onEvent`/`onLost` threw, or a
    * sample did not decode (a {@linkcode RangeError} cause).
    */
   poll(
     timeoutMs: number,
-    onEvent: (event: ProcessEvent, sample: Uint8Array) => void,
+    onEvent: (event: KernelSample, sample: Uint8Array) => void,
     onLost: (cpu: number, count: bigint) => void,
   ): Promise<number> {
     return this.#reader.poll(timeoutMs, (cpu, sample) => {
-      let event: ProcessEvent;
+      let event: KernelSample;
       try {
-        event = decodeEvent(sample);
+        event = decodeSample(sample);
       } catch (error) {
         throw new Error(`Cannot decode sample from CPU ${cpu}: ${errorMessage(error)}`, {
           cause: error,
@@ -288,6 +320,10 @@ export class ProcessTracer implements Disposable {
 
 /** Writes `struct crienrich_config` into a copy of the object's `.rodata`. */
 function writeConfig(rodata: Uint8Array, config: TracerOptions & { hostMntnsId: bigint }): void {
+  const pidns = config.pidNamespaceInode ?? 0;
+  if (!Number.isInteger(pidns) || pidns < 0 || pidns > 0xffff_ffff) {
+    throw new RangeError(`PID namespace inode ${pidns} is not a 32-bit inode number`);
+  }
   if (rodata.length < CONFIG_RODATA_OFFSET + CONFIG_SIZE) {
     throw new RangeError(`.rodata is ${rodata.length} bytes, too short for the config`);
   }
@@ -297,4 +333,6 @@ function writeConfig(rodata: Uint8Array, config: TracerOptions & { hostMntnsId: 
   view.setUint8(CONFIG_FIELDS.send_unknown.offset, config.sendUnknown ? 1 : 0);
   view.setUint8(CONFIG_FIELDS.trace_exec.offset, config.traceExec ? 1 : 0);
   view.setUint8(CONFIG_FIELDS.trace_exit.offset, config.traceExit ? 1 : 0);
+  view.setUint32(CONFIG_FIELDS.pidns_inum.offset, pidns, true);
+  view.setUint8(CONFIG_FIELDS.cgroup_v1.offset, config.cgroupV1 ? 1 : 0);
 }

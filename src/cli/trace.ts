@@ -127,6 +127,10 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
       inventory,
       selector: named || values.all ? selector : null,
       includeHost: values.host === true,
+      printUnresolved: !named,
+      ...(pidNamespace.kind === "node"
+        ? { pidNamespaceInode: Number(pidNamespace.pidnsInode) }
+        : {}),
       traceExec: events.has("exec"),
       traceExit: events.has("exit"),
       ...(pages ? { perCpuBufferPages: pages } : {}),
@@ -176,7 +180,7 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
       },
     });
     io.diagnostics(
-      `crienrich: ${summary.seen} events seen, ${summary.printed} printed, ${summary.lost} lost, ${summary.unresolved} unresolved`,
+      `crienrich: ${summary.seen} events seen, ${summary.printed} printed, ${summary.lost} lost, ${summary.unresolved} unresolved, ${summary.unproven} not proven to be the selection's`,
     );
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);

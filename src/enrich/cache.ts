@@ -1,33 +1,38 @@
 /**
- * The enrichment cache: mount namespace id → container record and whether it is selected.
+ * The enrichment cache: mount namespace serial → what the namespace belongs to and whether
+ * it is selected.
  *
- * Seeded from one inventory listing at start; each unknown namespace is then resolved once
- * (concurrent lookups of the same namespace share one promise), never once per event. Each
- * verdict is pushed to the kernel's filter map through `onVerdict`, so the kernel stops
- * sending events of unselected containers.
+ * Keyed by the serial the kernel never reuses (`mntnsSeq`), so an entry can never describe
+ * a later namespace that got the same inode number. Each new namespace is resolved once
+ * (concurrent lookups share one promise), never once per event, and each verdict is pushed
+ * to the kernel's filter map through `onVerdict`, so the kernel stops sending events of
+ * unselected namespaces. A namespace that could not be resolved is not cached: its next
+ * event tries again.
  *
  * @module
  */
-import type { ContainerRecord } from "../runtime/record.ts";
-import { type ContainerSelector, matchesSelector } from "../runtime/selector.ts";
-import type { ContainerResolver, Resolution } from "./resolver.ts";
+import type { ContainerRecord, PodRecord } from "../runtime/record.ts";
+import { type ContainerSelector, matchesPod, matchesSelector } from "../runtime/selector.ts";
+import type { ContainerResolver, NamespaceFacts } from "./resolver.ts";
 
 /** What the cache knows of one mount namespace. */
 export interface NamespaceEntry {
-  /** The container, or null for a namespace that is no container's. */
+  /** The container; null for a pod sandbox's process and for no container's. */
   record: ContainerRecord | null;
+  /** The pod: the container's, or the sandbox's; null for no container's. */
+  pod: PodRecord | null;
+  /** True for processes of the pod sandbox itself (pause): the pod's, with no container. */
+  sandbox: boolean;
   /** Whether events of this namespace are printed. */
   selected: boolean;
-  /**
-   * When the verdict reached the kernel (CLOCK_BOOTTIME ns), if a clock was given. A sample
-   * flagged "unknown" that is younger than this means the kernel dropped the verdict since
-   * (the namespace died and its id may belong to a new one): the entry is stale.
-   */
-  decidedAtBootNs?: bigint;
+  /** The namespace's inode number, to tell when no process uses it any more. */
+  mntnsId: bigint;
+  /** How it was resolved (`--debug`). */
+  proof: string;
 }
 
 /** Called once per decided namespace: true = allow in the kernel, false = deny. */
-export type VerdictSink = (mntnsId: bigint, allow: boolean, record: ContainerRecord | null) => void;
+export type VerdictSink = (mntnsSeq: bigint, allow: boolean, entry: NamespaceEntry) => void;
 
 /** Options of {@linkcode EnrichmentCache}. */
 export interface CacheOptions {
@@ -37,12 +42,10 @@ export interface CacheOptions {
   includeHost: boolean;
   onVerdict: VerdictSink;
   /** Called when a namespace is dropped, to drop its kernel verdict too. */
-  onForget?: (mntnsId: bigint) => void;
-  /** CLOCK_BOOTTIME now, in ns (the clock of the samples' `tsBootNs`). */
-  bootClockNs?: () => bigint;
+  onForget?: (mntnsSeq: bigint) => void;
 }
 
-/** mntns id → entry, with at most one resolution in flight per namespace. */
+/** mntns serial → entry, with at most one resolution in flight per namespace. */
 export class EnrichmentCache {
   readonly #entries = new Map<bigint, NamespaceEntry>();
   readonly #pending = new Map<bigint, Promise<NamespaceEntry | undefined>>();
@@ -56,77 +59,98 @@ export class EnrichmentCache {
     this.#options = options;
   }
 
-  /** Decides every running container of a listing (startup). Returns the selected ones. */
-  seed(records: readonly ContainerRecord[]): ContainerRecord[] {
-    const selected: ContainerRecord[] = [];
-    for (const record of records) {
-      if (record.mntns_id === null) continue;
-      const entry = this.#decide(BigInt(record.mntns_id), record);
-      if (entry.selected) selected.push(record);
-    }
-    return selected;
-  }
-
   /** The entry of a namespace, when decided. Synchronous: the per-event hot path. */
-  lookup(mntnsId: bigint): NamespaceEntry | undefined {
-    return this.#entries.get(mntnsId);
+  lookup(mntnsSeq: bigint): NamespaceEntry | undefined {
+    return this.#entries.get(mntnsSeq);
   }
 
   /**
-   * Resolves a namespace seen from process `pid`, once. Resolves to undefined when the
-   * process vanished and no container matches (the events stay unresolved); rejects on CRI
-   * transport errors.
+   * Resolves a namespace once. Resolves to undefined when nothing could be established (the
+   * events stay unresolved); rejects on CRI transport errors.
    */
-  resolve(mntnsId: bigint, pid: number): Promise<NamespaceEntry | undefined> {
-    const known = this.#entries.get(mntnsId);
+  resolve(facts: NamespaceFacts): Promise<NamespaceEntry | undefined> {
+    const seq = facts.mntnsSeq;
+    const known = this.#entries.get(seq);
     if (known) return Promise.resolve(known);
-    let pending = this.#pending.get(mntnsId);
+    let pending = this.#pending.get(seq);
     if (!pending) {
       this.resolutions++;
-      pending = this.#resolver.resolve(pid, mntnsId).then((resolution: Resolution) => {
-        this.#pending.delete(mntnsId);
-        if (resolution.kind === "gone") return undefined;
-        return this.#decide(mntnsId, resolution.kind === "container" ? resolution.record : null);
+      pending = this.#resolver.resolve(facts).then((resolution) => {
+        this.#pending.delete(seq);
+        switch (resolution.kind) {
+          case "unresolved":
+            return undefined;
+          case "container":
+            return this.#decide(seq, {
+              record: resolution.record,
+              pod: resolution.record.pod,
+              sandbox: false,
+              mntnsId: facts.mntnsId,
+              proof: resolution.proof,
+            });
+          case "sandbox":
+            return this.#decide(seq, {
+              record: null,
+              pod: resolution.pod,
+              sandbox: true,
+              mntnsId: facts.mntnsId,
+              proof: resolution.proof,
+            });
+          case "none":
+            return this.#decide(seq, {
+              record: null,
+              pod: null,
+              sandbox: false,
+              mntnsId: facts.mntnsId,
+              proof: resolution.reason,
+            });
+        }
       }, (error) => {
-        this.#pending.delete(mntnsId);
+        this.#pending.delete(seq);
         throw error;
       });
-      this.#pending.set(mntnsId, pending);
+      this.#pending.set(seq, pending);
     }
     return pending;
   }
 
-  /** Drops a namespace (its container ended: the id may be reused by the kernel). */
-  forget(mntnsId: bigint): void {
-    if (this.#entries.delete(mntnsId)) this.#options.onForget?.(mntnsId);
+  /** Drops a namespace (it ended) and its kernel verdict. */
+  forget(mntnsSeq: bigint): void {
+    if (this.#entries.delete(mntnsSeq)) this.#options.onForget?.(mntnsSeq);
   }
 
   /**
-   * Drops every decided namespace that is not in `inUse` (no process lives in it any
-   * more), so neither this cache nor the kernel's verdict map (16 384 entries) grows without
-   * bound on a node where namespaces come and go (containers, services with private mounts).
-   * Returns how many were dropped.
+   * Drops every decided namespace whose inode number no process uses (`inUse`): such a
+   * namespace has ended, so neither this cache nor the kernel's verdict map grows without
+   * bound on a node where namespaces come and go. Safe even when the inode number has been
+   * reused meanwhile: entries are keyed by serial, and dropping one only costs a new
+   * lookup. Returns how many were dropped.
    */
   sweep(inUse: ReadonlySet<bigint> | ReadonlyMap<bigint, unknown>): number {
     let dropped = 0;
-    for (const id of [...this.#entries.keys()]) {
-      if (!inUse.has(id) && !this.#pending.has(id)) {
-        this.forget(id);
+    for (const [seq, entry] of [...this.#entries]) {
+      if (!inUse.has(entry.mntnsId) && !this.#pending.has(seq)) {
+        this.forget(seq);
         dropped++;
       }
     }
     return dropped;
   }
 
-  #decide(mntnsId: bigint, record: ContainerRecord | null): NamespaceEntry {
+  #decide(seq: bigint, facts: Omit<NamespaceEntry, "selected">): NamespaceEntry {
     const { selector, includeHost } = this.#options;
-    const selected = record
-      ? selector !== null && matchesSelector(record, { ...selector, includeStopped: true })
-      : includeHost;
-    const entry: NamespaceEntry = { record, selected };
-    this.#entries.set(mntnsId, entry);
-    this.#options.onVerdict(mntnsId, selected, record);
-    if (this.#options.bootClockNs) entry.decidedAtBootNs = this.#options.bootClockNs();
+    let selected: boolean;
+    if (facts.record) {
+      selected = selector !== null &&
+        matchesSelector(facts.record, { ...selector, includeStopped: true });
+    } else if (facts.pod) {
+      selected = selector !== null && matchesPod(facts.pod, selector);
+    } else {
+      selected = includeHost;
+    }
+    const entry: NamespaceEntry = { ...facts, selected };
+    this.#entries.set(seq, entry);
+    this.#options.onVerdict(seq, selected, entry);
     return entry;
   }
 }

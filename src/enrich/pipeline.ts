@@ -3,21 +3,30 @@
  * event with its container through the {@linkcode EnrichmentCache}, lets an event of a
  * just-seen namespace wait a bounded time for its one resolution, and counts.
  *
+ * Under a named selection (`--pod`, `-n`, `--container`, `-l`) an event whose namespace
+ * could not be resolved is never printed: only what is proven to be the selection's is.
+ * With `--all` or `--host` it is printed, flagged `unresolved`.
+ *
  * Events are pushed synchronously from the perf buffer callback; one consumer loop drains
  * them in order, so an event waiting for resolution holds back later ones (order is part of
  * the output contract) but never the perf buffer itself.
  *
  * @module
  */
-import type { ProcessEvent } from "../bpf/event.ts";
-import type { ContainerRecord } from "../runtime/record.ts";
+import type { CgroupSample, KernelSample, ProcessEvent } from "../bpf/event.ts";
+import type { ContainerRecord, PodRecord } from "../runtime/record.ts";
 import type { EnrichmentCache } from "./cache.ts";
 
-/** An event joined with its container; `record` is null for host processes and unresolved ones. */
+/** An event joined with its container and pod. */
 export interface EnrichedEvent {
   event: ProcessEvent;
+  /** The container; null for host processes, sandbox processes and unresolved ones. */
   record: ContainerRecord | null;
-  /** True when the container could not be found within the wait bound. */
+  /** The pod: the container's or the sandbox's; null for host and unresolved processes. */
+  pod: PodRecord | null;
+  /** True for a process of the pod sandbox itself (pause), which has no container. */
+  sandbox: boolean;
+  /** True when nothing could be established within the wait bound (`--all`/`--host` only). */
   unresolved: boolean;
 }
 
@@ -29,8 +38,10 @@ export interface PipelineCounts {
   printed: number;
   /** Events of namespaces not selected (sent before the kernel had the verdict). */
   filtered: number;
-  /** Events printed without a container because resolution did not finish in time. */
+  /** Events printed flagged `unresolved` (`--all`/`--host`). */
   unresolved: number;
+  /** Events not printed because they could not be proven to be the named selection's. */
+  unproven: number;
   /** Samples the kernel dropped (perf buffer full), from libbpf's lost callback. */
   lost: number;
 }
@@ -42,14 +53,30 @@ export interface PipelineOptions {
   emit: (event: EnrichedEvent) => boolean;
   /** How long an event waits for its namespace's resolution, in ms. Default 2000. */
   resolveWaitMs?: number;
-  /** Called with a resolution failure (a CRI error); the event is printed unresolved. */
+  /**
+   * Print events that could not be resolved, flagged (`--all`, `--host`). False under a
+   * named selection: they are counted as unproven and dropped.
+   */
+  printUnresolved: boolean;
+  /** Called with a resolution failure (a CRI error); the event counts as unresolved. */
   onError?: (error: unknown) => void;
+  /** When set, receives one line per event dropped as unproven (`--debug`). */
+  debug?: (line: string) => void;
 }
 
 /** Ordered, bounded-wait enrichment of kernel events. */
 export class EventPipeline {
-  readonly counts: PipelineCounts = { seen: 0, printed: 0, filtered: 0, unresolved: 0, lost: 0 };
+  readonly counts: PipelineCounts = {
+    seen: 0,
+    printed: 0,
+    filtered: 0,
+    unresolved: 0,
+    unproven: 0,
+    lost: 0,
+  };
   readonly #queue: ProcessEvent[] = [];
+  /** The latest cgroup sample of each namespace awaiting resolution, by serial. */
+  readonly #cgroups = new Map<bigint, CgroupSample>();
   readonly #options: PipelineOptions;
   #draining: Promise<void> = Promise.resolve();
   #running = false;
@@ -65,7 +92,12 @@ export class EventPipeline {
   }
 
   /** Queues a decoded sample (called from the perf buffer callback). */
-  push(event: ProcessEvent): void {
+  push(event: KernelSample): void {
+    if (event.type === "cgroup") {
+      // Comes right before its event: kept for that namespace's resolution.
+      this.#cgroups.set(event.mntnsSeq, event);
+      return;
+    }
     this.counts.seen++;
     if (this.#stopped) return;
     this.#queue.push(event);
@@ -90,34 +122,32 @@ export class EventPipeline {
     try {
       while (this.#queue.length > 0 && !this.#stopped) {
         const event = this.#queue[0]!;
-        let entry = cache.lookup(event.mntnsId);
-        if (
-          entry && event.mntnsUnknown && entry.decidedAtBootNs !== undefined &&
-          event.tsBootNs > entry.decidedAtBootNs
-        ) {
-          // The kernel no longer has our verdict: the namespace ended and its id now names
-          // another one (ids are reused). Look it up afresh.
-          cache.forget(event.mntnsId);
-          entry = undefined;
-        }
-        let unresolved = false;
-        if (!entry) {
-          entry = await this.#waitForResolution(event);
-          unresolved = entry === undefined;
-        }
+        let entry = cache.lookup(event.mntnsSeq);
+        // Sent before the kernel had the verdict: its cgroup sample is not needed.
+        if (entry && event.mntnsUnknown) this.#cgroups.delete(event.mntnsSeq);
+        if (!entry) entry = await this.#waitForResolution(event);
         this.#queue.shift();
         if (entry && !entry.selected) {
           this.counts.filtered++;
           continue;
         }
-        if (unresolved) this.counts.unresolved++;
-        this.counts.printed++;
-        const record = entry?.record ?? null;
-        if (!this.#options.emit({ event, record, unresolved })) this.#stopped = true;
-        // The container's init ended: its namespace id may be reused by the kernel.
-        if (event.type === "exit" && record && record.pid === event.pid) {
-          cache.forget(event.mntnsId);
+        if (!entry && !this.#options.printUnresolved) {
+          this.counts.unproven++;
+          this.#options.debug?.(
+            `not printed: ${event.type} of pid ${event.pid} (${event.comm}), mount namespace ${event.mntnsId} unresolved`,
+          );
+          continue;
         }
+        if (!entry) this.counts.unresolved++;
+        this.counts.printed++;
+        const enriched: EnrichedEvent = {
+          event,
+          record: entry?.record ?? null,
+          pod: entry?.pod ?? null,
+          sandbox: entry?.sandbox ?? false,
+          unresolved: !entry,
+        };
+        if (!this.#options.emit(enriched)) this.#stopped = true;
       }
     } finally {
       // Runs in the same turn as the loop's last emptiness check (no await in between), so
@@ -133,7 +163,16 @@ export class EventPipeline {
       timer = setTimeout(() => resolve(undefined), resolveWaitMs);
     });
     try {
-      return await Promise.race([cache.resolve(event.mntnsId, event.pid), timeout]);
+      const cgroup = this.#cgroups.get(event.mntnsSeq);
+      const resolved = cache.resolve({
+        mntnsSeq: event.mntnsSeq,
+        mntnsId: event.mntnsId,
+        pid: event.pid,
+        tsBootNs: event.tsBootNs,
+        ...(cgroup ? { cgroup } : {}),
+      });
+      resolved.then((entry) => entry && this.#cgroups.delete(event.mntnsSeq), () => {});
+      return await Promise.race([resolved, timeout]);
     } catch (error) {
       this.#options.onError?.(error);
       return undefined;

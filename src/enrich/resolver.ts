@@ -1,91 +1,133 @@
 /**
- * Resolving a mount namespace seen in a kernel event to the container it belongs to.
+ * Resolving a mount namespace seen in a kernel event to the container, pod sandbox or
+ * non-container it belongs to — proven, or not at all.
  *
- * The join key is the mount namespace id (`task->nsproxy->mnt_ns->ns.inum`): every
- * container has its own, on cgroup v2, hybrid and v1-only nodes alike, whereas
- * `bpf_get_current_cgroup_id()` means nothing on v1-only nodes. Inspektor Gadget joins on
- * the same key. To find the container of a new namespace we read the cgroup path of the
- * process that produced the event (`/proc/<pid>/cgroup`), take the container id out of it
- * (`parseCgroupPath`, every driver layout) and ask the runtime for that container.
+ * The kernel keys its verdicts by the namespace's never-reused serial (`mntnsSeq`), and with
+ * the first event of an unknown namespace it sends the names of the task's cgroup and its
+ * ancestors (a {@linkcode CgroupSample}), read at the time of the event. The routes, in
+ * order:
+ *
+ * 1. **Cgroup names.** Every container id the cgroup path names (innermost first, see
+ *    `containerCandidates`) is a claim: a privileged container can create a sub-cgroup
+ *    named after another container. A candidate is accepted only when the runtime lists a
+ *    container or pod sandbox of that id AND the cgroup path the runtime recorded for it
+ *    names the same cgroup (`cgroupPathAgrees`). This works after the process and its
+ *    cgroup are gone, as long as the runtime still lists the container (CRI lists exited
+ *    containers until they are removed). Without a cgroup sample (never expected) the
+ *    process's `/proc/<pid>/cgroup` is read instead, if the process still lives in the
+ *    namespace.
+ * 2. **Mount namespace.** A task outside every container cgroup may still be in a
+ *    container's namespace: runc's `runc:[1:CHILD]` joins it before it is moved into the
+ *    cgroup (every `kubectl exec`), and so does `nsenter -m`. It belongs to the running
+ *    container whose init holds that namespace now and was started before the event
+ *    (`WorkloadLookup.runningIn`).
+ * 3. Otherwise a cgroup outside every container layout (a host service, a login shell, a
+ *    host process with a private mount namespace) is **none**: no container's. A cgroup
+ *    that names ids the runtime does not confirm is none as well (another runtime's
+ *    container). Without any cgroup facts the namespace is **unresolved**.
  *
  * @module
  */
-import { join } from "node:path";
-import type { ContainerInventory } from "../runtime/inventory.ts";
-import type { ContainerRecord } from "../runtime/record.ts";
-import { parseCgroupPath } from "../runtime/cgroup.ts";
-import { cgroupPathOfPid, mountNamespacesInUse } from "../runtime/proc.ts";
+import type { CgroupSample } from "../bpf/event.ts";
+import type { ContainerRecord, PodRecord } from "../runtime/record.ts";
+import { cgroupPathAgrees, cgroupSegments, containerCandidates } from "../runtime/cgroup.ts";
+import { cgroupPathOfPid, mountNamespaceIdOfPid } from "../runtime/proc.ts";
 import { NotFoundError } from "../errors.ts";
+import type { Workload, WorkloadLookup } from "./workloads.ts";
 
-/** What a mount namespace turned out to be. */
+/** What the kernel told of a namespace with its first event. */
+export interface NamespaceFacts {
+  /** The namespace's serial (never reused). */
+  mntnsSeq: bigint;
+  /** Its inode number (`/proc/PID/ns/mnt`), reused by the kernel once it ends. */
+  mntnsId: bigint;
+  /** Process id of the event, in `procRoot`'s PID namespace. */
+  pid: number;
+  /** When the event happened, CLOCK_BOOTTIME ns. */
+  tsBootNs: bigint;
+  /** The task's cgroup names at the time of the event, when the kernel sent them. */
+  cgroup?: CgroupSample;
+}
+
+/** What a mount namespace turned out to be, with how it was proven. */
 export type Resolution =
-  /** A container the runtime knows. */
-  | { kind: "container"; record: ContainerRecord }
-  /** Not a container of this runtime: a host service, a pod sandbox, another runtime's. */
-  | { kind: "not-container"; reason: string }
-  /** The process left before we could look (and no known container has this namespace). */
-  | { kind: "gone"; reason: string };
+  /** A container the runtime lists. */
+  | { kind: "container"; record: ContainerRecord; proof: string }
+  /** A pod sandbox's own process (pause): the pod's, no container. */
+  | { kind: "sandbox"; pod: PodRecord; proof: string }
+  /** No container of this runtime: the host, or a container the runtime does not know. */
+  | { kind: "none"; reason: string }
+  /** Nothing could be established (the process left no cgroup facts). */
+  | { kind: "unresolved"; reason: string };
 
-/** Finds the container of a process, by cgroup path then CRI. */
+/** Finds what a mount namespace belongs to: see the module doc for the routes. */
 export class ContainerResolver {
-  readonly #inventory: ContainerInventory;
+  readonly #lookup: WorkloadLookup;
   readonly #procRoot: string;
-  /** Pause between the two CRI lookups of an id the runtime does not list yet, in ms. */
+  /** Pause before asking again for an id the runtime does not list yet, in ms. */
   readonly retryDelayMs: number;
 
-  constructor(inventory: ContainerInventory, hostRoot = "/", retryDelayMs = 100) {
-    this.#inventory = inventory;
-    this.#procRoot = join(hostRoot, "proc");
+  constructor(lookup: WorkloadLookup, procRoot = "/proc", retryDelayMs = 100) {
+    this.#lookup = lookup;
+    this.#procRoot = procRoot;
     this.retryDelayMs = retryDelayMs;
   }
 
   /**
-   * Resolves the container of host process `pid`, whose mount namespace is `mntnsId`.
-   * One /proc read and one or two CRI calls. Never throws for a vanished process or an
-   * unknown container; CRI transport errors propagate.
+   * Resolves one namespace. Never throws for a vanished process or an unknown id; CRI
+   * transport errors propagate.
    */
-  async resolve(pid: number, mntnsId: bigint): Promise<Resolution> {
-    let cgroupPath: string;
+  async resolve(facts: NamespaceFacts): Promise<Resolution> {
+    const segments = await this.#segments(facts);
+    if (segments !== undefined) {
+      const candidates = containerCandidates(segments);
+      for (const [index, candidate] of candidates.entries()) {
+        // Only the innermost id may be a container still being created: ask twice.
+        const workload = await this.#workload(candidate.containerId, index === 0);
+        if (workload && cgroupPathAgrees(workload.cgroupPaths, segments, candidate)) {
+          const proof = `cgroup ${short(candidate.containerId)}`;
+          return workload.kind === "container"
+            ? { kind: "container", record: workload.record, proof }
+            : { kind: "sandbox", pod: workload.pod, proof };
+        }
+      }
+      const record = await this.#lookup.runningIn(facts.mntnsId, facts.tsBootNs);
+      if (record) return { kind: "container", record, proof: "mount namespace" };
+      const where = `cgroup "/${segments.join("/")}"`;
+      return candidates.length === 0
+        ? { kind: "none", reason: `${where} is no container's` }
+        : { kind: "none", reason: `${where} names no container the runtime confirms` };
+    }
+    const record = await this.#lookup.runningIn(facts.mntnsId, facts.tsBootNs);
+    if (record) return { kind: "container", record, proof: "mount namespace" };
+    return { kind: "unresolved", reason: `process ${facts.pid} left no cgroup to look at` };
+  }
+
+  /**
+   * The cgroup path's segments, from the kernel's sample (whatever levels it holds), else
+   * from /proc while the process still lives in the namespace.
+   */
+  async #segments(facts: NamespaceFacts): Promise<string[] | undefined> {
+    if (facts.cgroup) return facts.cgroup.segments;
     try {
-      cgroupPath = await cgroupPathOfPid(pid, this.#procRoot);
+      const path = await cgroupPathOfPid(facts.pid, this.#procRoot);
+      // The pid may have been reused by another process since: it must be in the namespace.
+      const mntns = await mountNamespaceIdOfPid(facts.pid, this.#procRoot);
+      return mntns === facts.mntnsId ? cgroupSegments(path) : undefined;
     } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
-      // Short-lived processes (runc's intermediate child, a quick exec) are often gone
-      // already; any other process in the same namespace tells the same container.
-      const sibling = await this.#livePidIn(mntnsId);
-      if (sibling === undefined) {
-        return await this.#byMountNamespace(mntnsId, `process ${pid} exited before lookup`);
-      }
-      return await this.resolve(sibling, mntnsId);
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
     }
-    const ref = parseCgroupPath(cgroupPath);
-    if (!ref) return { kind: "not-container", reason: `cgroup "${cgroupPath}" is no container's` };
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        return { kind: "container", record: await this.#inventory.get(ref.containerId) };
-      } catch (error) {
-        if (!(error instanceof NotFoundError)) throw error;
-        // The runtime may not list a container it is still creating: look once more.
-        if (attempt === 0) await new Promise((r) => setTimeout(r, this.retryDelayMs));
-      }
-    }
-    return {
-      kind: "not-container",
-      reason: `container ${
-        ref.containerId.slice(0, 13)
-      } is not listed by the runtime (a pod sandbox or another runtime's)`,
-    };
   }
 
-  /** A live process whose mount namespace is `mntnsId`, if any. */
-  async #livePidIn(mntnsId: bigint): Promise<number | undefined> {
-    return (await mountNamespacesInUse(this.#procRoot)).get(mntnsId);
+  async #workload(id: string, retry: boolean): Promise<Workload | undefined> {
+    const workload = await this.#lookup.byId(id);
+    if (workload || !retry) return workload;
+    await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs));
+    return await this.#lookup.byId(id);
   }
+}
 
-  /** Last resort for a vanished process: a listed container with the same namespace. */
-  async #byMountNamespace(mntnsId: bigint, reason: string): Promise<Resolution> {
-    const records = await this.#inventory.list();
-    const record = records.find((r) => r.mntns_id !== null && BigInt(r.mntns_id) === mntnsId);
-    return record ? { kind: "container", record } : { kind: "gone", reason };
-  }
+function short(id: string): string {
+  return id.slice(0, 13);
 }

@@ -79,14 +79,15 @@ export function traceEventJson(timed: TimedEvent, node: string): Record<string, 
         runtime: record.runtime,
       }
       : null,
-    pod: record
+    pod: timed.pod
       ? {
-        name: record.pod.name,
-        namespace: record.pod.namespace,
-        uid: record.pod.uid,
-        labels: record.pod.labels,
+        name: timed.pod.name,
+        namespace: timed.pod.namespace,
+        uid: timed.pod.uid,
+        labels: timed.pod.labels,
       }
       : null,
+    pod_sandbox: timed.sandbox,
     unresolved: timed.unresolved,
     cgroup_id: Number(event.cgroupId),
     mntns_id: Number(event.mntnsId),
@@ -113,8 +114,13 @@ export function describeExit(exitCode: number, signal: number, durationNs: bigin
   return `[${how} after ${duration}]`;
 }
 
-const where = (t: TimedEvent, value: (r: NonNullable<TimedEvent["record"]>) => string) =>
-  t.record ? value(t.record) : t.unresolved ? "?" : "<host>";
+/** A pod's field, or `?` when unresolved, `<host>` for no container's. */
+const podField = (t: TimedEvent, value: (p: NonNullable<TimedEvent["pod"]>) => string) =>
+  t.pod ? value(t.pod) : t.unresolved ? "?" : "<host>";
+
+/** The container's name, `<sandbox>` for the pod sandbox's own processes. */
+const containerName = (t: TimedEvent) =>
+  t.record ? t.record.name : t.sandbox ? "<sandbox>" : t.unresolved ? "?" : "<host>";
 
 /** Table columns of `trace`. */
 export const TRACE_COLUMNS: readonly Column<TimedEvent>[] = [
@@ -127,14 +133,14 @@ export const TRACE_COLUMNS: readonly Column<TimedEvent>[] = [
   {
     header: "NAMESPACE",
     description: "pod namespace (<host> outside containers, ? when unresolved)",
-    value: (t) => where(t, (r) => r.pod.namespace),
+    value: (t) => podField(t, (p) => p.namespace),
     width: 16,
   },
-  { header: "POD", description: "pod name", value: (t) => where(t, (r) => r.pod.name), width: 24 },
+  { header: "POD", description: "pod name", value: (t) => podField(t, (p) => p.name), width: 24 },
   {
     header: "CONTAINER",
-    description: "container name",
-    value: (t) => where(t, (r) => r.name),
+    description: "container name (<sandbox> for the pod sandbox's own processes)",
+    value: containerName,
     width: 16,
   },
   {

@@ -163,10 +163,12 @@ export async function procShowsInitialPidNamespace(procRoot: string): Promise<bo
       }
     }
   } catch (error) {
-    throw new PidNamespaceError(
-      `Cannot list processes in "${procRoot}": ${errorMessage(error)}; ${BLIND_HINT}`,
-      { cause: error },
-    );
+    const message = `Cannot list processes in "${procRoot}": ${errorMessage(error)}`;
+    // Lacking a permission is not a PID namespace problem: say only what is missing.
+    if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable) {
+      throw new PermissionError(message, { cause: error });
+    }
+    throw new PidNamespaceError(`${message}; ${BLIND_HINT}`, { cause: error });
   }
   return false;
 }

@@ -103,6 +103,37 @@ export async function mountNamespacesInUse(procRoot = "/proc"): Promise<Map<bigi
   return inUse;
 }
 
+/** USER_HZ: the unit of the start time in `/proc/<pid>/stat` (proc(5)); 100 on Linux. */
+const CLOCK_TICKS_PER_SECOND = 100n;
+
+/**
+ * When a process started, in ns of CLOCK_BOOTTIME (the clock of BPF events' `tsBootNs`):
+ * field 22 (`starttime`) of `/proc/<pid>/stat`, counted in clock ticks since boot, so the
+ * resolution is 10 ms.
+ *
+ * @param pid The process id, in `procRoot`'s pid namespace.
+ * @param procRoot The procfs mount; default `/proc`.
+ * @throws {RangeError} `pid` is not a positive integer.
+ * @throws {NotFoundError} The process does not exist.
+ * @throws {SyntaxError} The file is not in proc(5)'s format.
+ */
+export async function processStartBootNs(pid: number, procRoot = "/proc"): Promise<bigint> {
+  const file = procFile(pid, procRoot, "stat");
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (error) {
+    throw wrapProcError(error, `Cannot read start time of pid ${pid} "${file}"`);
+  }
+  // The command name (field 2) is in parentheses and may hold spaces or parentheses itself.
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const ticks = fields[19];
+  if (ticks === undefined || !/^\d+$/.test(ticks)) {
+    throw new SyntaxError(`Cannot parse start time in "${file}"`);
+  }
+  return BigInt(ticks) * (1_000_000_000n / CLOCK_TICKS_PER_SECOND);
+}
+
 function procFile(pid: number, procRoot: string, name: string): string {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
     throw new RangeError(`Cannot use pid ${pid}: expected a positive integer`);

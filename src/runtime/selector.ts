@@ -5,7 +5,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import type { ContainerRecord } from "./record.ts";
+import type { ContainerRecord, PodRecord } from "./record.ts";
 
 /** Which containers a command works on. Absent fields match everything. */
 export interface ContainerSelector {
@@ -45,6 +45,20 @@ export function matchesSelector(record: ContainerRecord, selector: ContainerSele
   if (selector.container !== undefined && record.name !== selector.container) return false;
   for (const [key, value] of Object.entries(selector.labels ?? {})) {
     if (record.pod.labels[key] !== value && record.labels[key] !== value) return false;
+  }
+  return true;
+}
+
+/**
+ * True when a pod sandbox's own processes (no container) satisfy `selector`: its pod name,
+ * namespace and labels match, and no container name is asked for.
+ */
+export function matchesPod(pod: PodRecord, selector: ContainerSelector): boolean {
+  if (selector.container !== undefined) return false;
+  if (selector.pod !== undefined && pod.name !== selector.pod) return false;
+  if (selector.namespace !== undefined && pod.namespace !== selector.namespace) return false;
+  for (const [key, value] of Object.entries(selector.labels ?? {})) {
+    if (pod.labels[key] !== value) return false;
   }
   return true;
 }

@@ -3,20 +3,23 @@
  * wired together, run until a stop condition, then torn down in reverse order.
  *
  * Order of start-up, chosen so a container starting meanwhile is not missed: the tracer is
- * attached first (sending events of unknown mount namespaces), then the runtime is listed
- * and each known container's verdict is written to the kernel. A container that starts
- * later shows up through its first exec in an unknown namespace and is resolved once.
+ * attached first, sending every mount namespace's first event flagged "unknown" with its
+ * cgroup names; then the runtime is listed (to report what the selection matches now).
+ * Each namespace is resolved once, on its first event, and its verdict written to the
+ * kernel under its never-reused serial.
  *
  * @module
  */
 import { ProcessTracer } from "../bpf/mod.ts";
 import type { ContainerInventory } from "../runtime/inventory.ts";
-import type { ContainerSelector } from "../runtime/selector.ts";
+import { type ContainerSelector, matchesSelector } from "../runtime/selector.ts";
 import { ContainerResolver } from "../enrich/resolver.ts";
+import { WorkloadLookup } from "../enrich/workloads.ts";
 import { EnrichmentCache } from "../enrich/cache.ts";
 import { type EnrichedEvent, EventPipeline, type PipelineCounts } from "../enrich/pipeline.ts";
 import type { ContainerRecord } from "../runtime/record.ts";
 import { mountNamespacesInUse } from "../runtime/proc.ts";
+import { cgroupLayout } from "../runtime/cgroup.ts";
 import { join } from "node:path";
 
 /** Options of {@linkcode runTraceSession}. */
@@ -26,6 +29,16 @@ export interface TraceSessionOptions {
   selector: ContainerSelector | null;
   /** Also print processes outside containers. */
   includeHost: boolean;
+  /**
+   * Print events whose namespace could not be resolved, flagged (`--all`, `--host`).
+   * False under a named selection, which prints only what is proven to be its own.
+   */
+  printUnresolved: boolean;
+  /**
+   * Trace only this PID namespace (inode) and report its pids: crienrich runs in a kind-like
+   * node whose runtime shares its PID namespace. Default: the host's.
+   */
+  pidNamespaceInode?: number;
   traceExec: boolean;
   traceExit: boolean;
   /** Perf buffer pages per CPU (power of two). */
@@ -44,11 +57,11 @@ export interface TraceSessionOptions {
   onLost: (cpu: number, count: number, timeNs: bigint) => void;
   /** Called before each perf buffer drain and after it (batch the output in between). */
   batch?: { begin: () => void; end: () => void };
-  /** Called once after start-up with the containers already running that are selected. */
+  /** Called once after start-up with the running containers the selection matches now. */
   onStarted?: (selected: ContainerRecord[]) => void;
   /** One-line notices (resolution failures). */
   diagnostics: (line: string) => void;
-  /** When set, receives one line per kernel verdict (`--debug`). */
+  /** When set, receives one line per kernel verdict and per unproven event (`--debug`). */
   debug?: (line: string) => void;
   /** Resolves when the operator asks to stop (SIGINT, SIGTERM). */
   stopSignal: Promise<void>;
@@ -75,33 +88,40 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
     traceExit: options.traceExit,
     traceHost: options.includeHost,
     sendUnknown: true,
+    cgroupV1: cgroupLayout() === "v1",
+    ...(options.pidNamespaceInode ? { pidNamespaceInode: options.pidNamespaceInode } : {}),
     ...(options.perCpuBufferPages ? { perCpuBufferPages: options.perCpuBufferPages } : {}),
     ...(options.libbpfPath ? { libbpfPath: options.libbpfPath } : {}),
   });
   try {
-    const cache = new EnrichmentCache(
-      new ContainerResolver(options.inventory, options.hostRoot),
-      {
-        selector: options.selector,
-        includeHost: options.includeHost,
-        onForget: (id) => tracer.forgetMountNamespace(id),
-        bootClockNs: () => tracer.bootClockNs(),
-        onVerdict: (id, allow, record) => {
-          if (allow) tracer.allowMountNamespace(id);
-          else tracer.denyMountNamespace(id);
-          options.debug?.(
-            `mntns ${id} ${allow ? "allowed" : "denied"}: ${
-              record ? `${record.pod.namespace}/${record.pod.name}/${record.name}` : "no container"
-            }`,
-          );
-        },
+    const procRoot = join(options.hostRoot ?? "/", "proc");
+    const lookup = new WorkloadLookup(options.inventory, { procRoot });
+    const cache = new EnrichmentCache(new ContainerResolver(lookup, procRoot), {
+      selector: options.selector,
+      includeHost: options.includeHost,
+      onForget: (seq) => tracer.forgetMountNamespace(seq),
+      onVerdict: (seq, allow, entry) => {
+        if (allow) tracer.allowMountNamespace(seq);
+        else tracer.denyMountNamespace(seq);
+        const what = entry.record
+          ? `${entry.pod?.namespace}/${entry.pod?.name}/${entry.record.name}`
+          : entry.pod
+          ? `${entry.pod.namespace}/${entry.pod.name} (pod sandbox)`
+          : "no container";
+        options.debug?.(
+          `mntns ${entry.mntnsId} (serial ${seq}) ${
+            allow ? "allowed" : "denied"
+          }: ${what}, by ${entry.proof}`,
+        );
       },
-    );
+    });
     const pipeline = new EventPipeline({
       cache,
       resolveWaitMs: options.resolveWaitMs,
+      printUnresolved: options.printUnresolved,
       emit: (event) => options.emit(event, tracer.bootTimeToWallClockNs(event.event.tsBootNs)),
       onError: (error) => options.diagnostics(`cannot resolve container: ${String(error)}`),
+      ...(options.debug ? { debug: options.debug } : {}),
     });
     const onEvent = (event: Parameters<EventPipeline["push"]>[0]) => pipeline.push(event);
     const onLost = (cpu: number, count: bigint) => {
@@ -109,14 +129,16 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
       options.onLost(cpu, Number(count), BigInt(Date.now()) * 1_000_000n);
     };
 
-    // Attached: now learn the containers already running and tell the kernel.
-    const selected = cache.seed(await options.inventory.list());
-    options.onStarted?.(selected);
+    // Attached: now see what the selection matches among running containers.
+    const running = await options.inventory.list();
+    const selector = options.selector;
+    options.onStarted?.(
+      selector === null ? [] : running.filter((r) => matchesSelector(r, selector)),
+    );
 
     let stoppedBy: TraceSummary["stoppedBy"] | undefined;
     options.stopSignal.then(() => (stoppedBy ??= "signal"));
     const deadline = options.durationMs === undefined ? Infinity : Date.now() + options.durationMs;
-    const procRoot = join(options.hostRoot ?? "/", "proc");
     const sweepEvery = options.sweepIntervalMs ?? 60_000;
     let nextSweep = Date.now() + sweepEvery;
     while (stoppedBy === undefined) {

@@ -60,6 +60,7 @@ export async function collect(
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && !done(into)) {
     await tracer.poll(50, (e, raw) => {
+      if (e.type === "cgroup") return;
       into.events.push(e);
       into.samples.push(raw);
     }, (_cpu, n) => into.lost += n);

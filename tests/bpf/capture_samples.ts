@@ -9,6 +9,10 @@
 
 import { ProcessTracer } from "../../src/bpf/mod.ts";
 import { collect, parseMntns, run } from "./_kernel.ts";
+import { EVENT_FIELDS, EVENT_SIZE, EXEC_HEAD_SIZE } from "../../src/bpf/event_layout.gen.ts";
+
+const argsSizeOf = (raw: Uint8Array) =>
+  new DataView(raw.buffer, raw.byteOffset).getUint32(EVENT_FIELDS.args_size.offset, true);
 
 const dir = new URL("../testdata/bpf/", import.meta.url);
 const longArg = "x".repeat(1100);
@@ -42,7 +46,14 @@ const pick = (name: string, match: (i: number) => boolean) => {
   Deno.writeTextFileSync(new URL(`${name}.json`, dir), `${json}\n`);
 };
 const ev = (i: number) => got.events[i]!;
-pick("exec_echo", (i) => ev(i).type === "exec" && ev(i).comm === "echo");
+pick("exec_echo_trimmed", (i) => ev(i).type === "exec" && ev(i).comm === "echo");
+// The same exec as a whole-struct sample (argv area zero-filled past args_size), the form a
+// reader must also accept: samples are bounded by their fields, not by their length.
+const trimmed = Deno.readFileSync(new URL("exec_echo_trimmed.bin", dir));
+const whole = new Uint8Array(Math.max(EVENT_SIZE, trimmed.length));
+whole.set(trimmed.subarray(0, Math.min(trimmed.length, EXEC_HEAD_SIZE + argsSizeOf(trimmed))));
+Deno.writeFileSync(new URL("exec_echo.bin", dir), whole);
+Deno.copyFileSync(new URL("exec_echo_trimmed.json", dir), new URL("exec_echo.json", dir));
 pick("exec_args_truncated", (i) => ev(i).type === "exec" && ev(i).comm === "true");
 pick("exit_code", (i) =>
   ev(i).type === "exit" && ev(i).comm === "sh" && ev(i).pid !== ev(i).ppid &&

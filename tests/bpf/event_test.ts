@@ -106,9 +106,9 @@ Deno.test("decodeEvent() decodes an exec sample of the head and args_size bytes 
 
 Deno.test("decodeEvent() reads the recorded trimmed sample as the kernel sent it", () => {
   const raw = sample("exec_echo_trimmed");
-  // Perf pads the 4-byte size and the data to 8 bytes: 344 + 39 bytes arrive as 388.
-  assert.equal(EXEC_HEAD_SIZE + argsSize(raw), 383);
-  assert.equal(raw.length, 388);
+  // Perf pads the 4-byte size and the data to 8 bytes: 352 + 39 bytes arrive as 396.
+  assert.equal(EXEC_HEAD_SIZE + argsSize(raw), 391);
+  assert.equal(raw.length, 396);
   const e = decodeEvent(raw);
   assert.ok(e.type === "exec");
   assert.deepEqual(e.args, ["/bin/echo", "hello-crienrich", "two words", "é"]);
@@ -127,7 +127,7 @@ Deno.test("decodeEvent() rejects an exec sample cut inside argv", () => {
     );
   }
   const cut = sample("exec_args_truncated").subarray(0, EVENT_SIZE - 1);
-  assert.throws(() => decodeEvent(cut), /need 344 \+ 1024 of argv/);
+  assert.throws(() => decodeEvent(cut), /need 352 \+ 1024 of argv/);
 });
 
 Deno.test("decodeEvent() rejects an unknown event type", () => {
@@ -151,5 +151,5 @@ Deno.test("decodeEvent() bounds argv by its field even when args_size lies", () 
   // A trimmed sample whose args_size claims more than arrived is refused, not over-read.
   const short = sample("exec_echo_trimmed").slice();
   new DataView(short.buffer).setUint32(EVENT_FIELDS.args_size.offset, 0xffffffff, true);
-  assert.throws(() => decodeEvent(short), /388 bytes, need 344 \+ 1024 of argv/);
+  assert.throws(() => decodeEvent(short), /396 bytes, need 352 \+ 1024 of argv/);
 });

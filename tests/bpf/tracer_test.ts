@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   BpfError,
+  type CgroupSample,
   checkTracingPrerequisites,
   type ExecEvent,
   type ExitEvent,
@@ -83,10 +84,13 @@ kernelTest("allowMountNamespace() and denyMountNamespace() decide in the kernel"
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const writer = child.stdin.getWriter();
   const mntns = parseMntns((await lines.read()).value!);
-  tracer.allowMountNamespace(mntns);
+  // Verdicts are keyed by the namespace's serial (NS_GET_MNTNS_ID: Linux 6.9+).
+  const seq = openLibbpf().mountNamespaceSerial(`/proc/${child.pid}/ns/mnt`);
+  assert.ok(seq !== undefined, "this kernel gives mount namespace serials");
+  tracer.allowMountNamespace(seq);
   await writer.write(new TextEncoder().encode("\n"));
   assert.equal((await lines.read()).value, "allowed\n");
-  tracer.denyMountNamespace(mntns);
+  tracer.denyMountNamespace(seq);
   await writer.write(new TextEncoder().encode("\n"));
   await writer.close();
   while (!(await lines.read()).done);
@@ -96,11 +100,11 @@ kernelTest("allowMountNamespace() and denyMountNamespace() decide in the kernel"
   const seen = execs(got.events, mntns).map((e) => e.args[1]);
   assert.deepEqual(seen, ["allowed"], "no unknown exec, the allowed one, not the denied one");
   assert.equal(execs(got.events, mntns)[0]!.mntnsUnknown, false);
-  // The namespace's last process has exited: the kernel dropped its verdict itself, before
-  // the id can be handed to a new namespace.
-  assert.equal(tracer.forgetMountNamespace(mntns), false);
-  tracer.allowMountNamespace(mntns);
-  assert.equal(tracer.forgetMountNamespace(mntns), true);
+  assert.equal(execs(got.events, mntns)[0]!.mntnsSeq, seq, "the event carries the serial");
+  // The namespace's last process has exited: the kernel dropped its verdict itself.
+  assert.equal(tracer.forgetMountNamespace(seq), false);
+  tracer.allowMountNamespace(seq);
+  assert.equal(tracer.forgetMountNamespace(seq), true);
 });
 
 for (const traceHost of [false, true]) {
@@ -215,3 +219,82 @@ Deno.test("Libbpf.openObject() turns NULL+errno into a BpfError carrying libbpf'
     return true;
   });
 });
+
+kernelTest("a cgroup sample names the task's cgroup path before its unknown event", async () => {
+  using tracer = ProcessTracer.open(base);
+  const mount = Deno.readTextFileSync("/proc/self/mountinfo").split("\n")
+    .map((l) => l.split(" "))
+    .find((f) => f[f.indexOf("-") + 1] === "cgroup2")![4]!;
+  const leaf = crypto.randomUUID().replaceAll("-", "").repeat(2);
+  const parent = `${mount}/crienrich-test-${leaf.slice(0, 8)}`;
+  Deno.mkdirSync(`${parent}/${leaf}`, { recursive: true });
+  try {
+    const inode = BigInt(Deno.statSync(`${parent}/${leaf}`).ino!);
+    // The shell moves itself into the cgroup, then execs in a private mount namespace.
+    const out = await run("/bin/sh", [
+      "-c",
+      `echo $$ > ${parent}/${leaf}/cgroup.procs && exec unshare ${UNSHARE.join(" ")} ` +
+      `'readlink /proc/$$/ns/mnt; /bin/echo in-cgroup'`,
+    ]);
+    const mntns = parseMntns(out.split("\n")[0]!);
+    const samples: CgroupSample[] = [];
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline && !samples.some((s) => s.mntnsId === mntns)) {
+      await tracer.poll(50, (e) => {
+        if (e.type === "cgroup" && e.mntnsId === mntns) samples.push(e);
+      }, () => {});
+    }
+    const sample = samples[0];
+    assert.ok(sample, "a cgroup sample of the namespace");
+    assert.deepEqual(sample.segments, [`crienrich-test-${leaf.slice(0, 8)}`, leaf]);
+    assert.equal(sample.complete, true);
+    assert.equal(sample.v1, false);
+    assert.equal(sample.cgroupId, inode);
+  } finally {
+    Deno.removeSync(`${parent}/${leaf}`);
+    Deno.removeSync(parent);
+  }
+});
+
+kernelTest(
+  "pidNamespaceInode reports pids as that PID namespace sees them, and only its tasks",
+  async () => {
+    // A PID namespace that lives while the test looks: its init waits for a line on stdin.
+    const child = new Deno.Command("unshare", {
+      args: [
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "/bin/sh",
+        "-c",
+        "readlink /proc/self/ns/pid; read a; /bin/echo inside-pidns; echo $$",
+      ],
+      stdin: "piped",
+      stdout: "piped",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const writer = child.stdin.getWriter();
+    const link = (await lines.read()).value!;
+    const inode = Number(/pid:\[(\d+)\]/.exec(link)![1]);
+    using tracer = ProcessTracer.open({ ...base, traceHost: true, pidNamespaceInode: inode });
+    const marker = `outside-${crypto.randomUUID()}`;
+    await run("/bin/echo", [marker]);
+    await writer.write(new TextEncoder().encode("\n"));
+    await writer.close();
+    let text = "";
+    for (let r = await lines.read(); !r.done; r = await lines.read()) text += r.value;
+    await child.status;
+    const got = await collect(tracer, 1500);
+    const echo = got.events.find((e) => e.type === "exec" && e.args[1] === "inside-pidns");
+    assert.ok(echo, "the exec inside the PID namespace");
+    // The namespace's init is its shell, pid 1 there; /bin/echo is its child.
+    assert.equal(echo.ppid, 1);
+    assert.ok(echo.pid > 1 && echo.pid < 100, `a small pid inside the namespace: ${echo.pid}`);
+    assert.match(text, /inside-pidns\n1\n/);
+    assert.equal(
+      got.events.some((e) => e.type === "exec" && e.args[1] === marker),
+      false,
+      "a host process outside the PID namespace is not traced",
+    );
+  },
+);

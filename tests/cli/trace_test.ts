@@ -5,77 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { realTest, withLab } from "../harness/real.ts";
+import { TraceProcess } from "../harness/trace_process.ts";
 import type { Lab } from "../../scripts/lab/lab.ts";
 import { ExitCode } from "../../src/errors.ts";
 
 const mainPath = new URL("../../src/main.ts", import.meta.url).pathname;
-
-interface TraceEvent {
-  time: string;
-  type: "exec" | "exit" | "lost";
-  node: string;
-  process: {
-    pid: number;
-    ppid: number;
-    comm: string;
-    binary?: string;
-    args?: string[];
-    exit_code?: number;
-    signal?: number;
-    duration_ns?: number;
-  };
-  container: { id: string; name: string; image: string; image_id: string; runtime: string } | null;
-  pod: { name: string; namespace: string; uid: string; labels: Record<string, string> } | null;
-  lost?: number;
-}
-
-/** A `crienrich trace` subprocess whose stdout is NDJSON and stderr lines are watched. */
-class TraceProcess {
-  readonly child: Deno.ChildProcess;
-  readonly stderrLines: string[] = [];
-  readonly #stdout: Promise<string>;
-  readonly #stderrDone: Promise<void>;
-
-  constructor(args: string[], socket: string) {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", "--quiet", mainPath, "trace", "-o", "json", ...args],
-      env: { CONTAINER_RUNTIME_ENDPOINT: socket, NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.child = child;
-    this.#stdout = new Response(child.stdout).text();
-    this.#stderrDone = (async () => {
-      let buffer = "";
-      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-        buffer += chunk;
-        const lines = buffer.split("\n");
-        buffer = lines.pop()!;
-        this.stderrLines.push(...lines);
-      }
-      if (buffer) this.stderrLines.push(buffer);
-    })();
-  }
-
-  /** Waits until a stderr line matches (the tracer announces itself when attached). */
-  async waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<string> {
-    const end = Date.now() + timeoutMs;
-    while (Date.now() < end) {
-      const line = this.stderrLines.find((l) => pattern.test(l));
-      if (line) return line;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`no stderr line matching ${pattern}; got ${JSON.stringify(this.stderrLines)}`);
-  }
-
-  /** Waits for exit; returns code, parsed events and stderr. */
-  async finish(): Promise<{ code: number; events: TraceEvent[]; stderr: string[] }> {
-    const [status, stdout] = await Promise.all([this.child.status, this.#stdout]);
-    await this.#stderrDone;
-    const events = stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line));
-    return { code: status.code, events, stderr: this.stderrLines };
-  }
-}
 
 async function bpfProgramsOfOurs(): Promise<string[]> {
   const output = await new Deno.Command("bpftool", { args: ["-j", "prog", "show"] }).output();
@@ -193,9 +127,15 @@ realTest("trace reports execs and exits of the selected pod only, enriched", asy
     await t.step("stderr ends with the summary line", () => {
       assert.match(
         stderr.at(-1)!,
-        /^crienrich: \d+ events seen, \d+ printed, 0 lost, 0 unresolved$/,
+        /^crienrich: \d+ events seen, \d+ printed, 0 lost, 0 unresolved, \d+ not proven to be the selection's$/,
       );
-      assert.ok(stderr.some((line) => /^debug: mntns \d+ allowed: demo\/foo\/late$/.test(line)));
+      assert.ok(
+        stderr.some((line) =>
+          /^debug: mntns \d+ \(serial \d+\) allowed: demo\/foo\/late, by cgroup [0-9a-f]{13}$/.test(
+            line,
+          )
+        ),
+      );
     });
 
     await t.step("no BPF program of ours is left after exit", async () => {
@@ -212,14 +152,15 @@ realTest("trace waits for a pod that does not exist yet and stops at --count", a
     );
     await trace.waitFor(/^crienrich: waiting for pod "later", namespace "demo" to start$/);
     const pod = await lab.runPod({ name: "later", namespace: "demo", cgroupParent: "kubelet" });
-    const id = await lab.runContainer(pod, "main", ["/bin/sleep", "3601"]);
     const { code, events } = await trace.finish();
     assert.equal(code, ExitCode.Ok);
+    // The pod's first process is its sandbox's (pause): the pod's, with no container.
     assert.equal(events.length, 1);
     assert.equal(events[0]!.type, "exec");
-    assert.deepEqual(events[0]!.process.args, ["/bin/sleep", "3601"]);
-    assert.equal(events[0]!.container?.id, id);
+    assert.equal(events[0]!.container, null);
+    assert.equal(events[0]!.pod_sandbox, true);
     assert.equal(events[0]!.pod?.name, "later");
+    assert.equal(events[0]!.pod?.uid, pod.uid);
   });
 });
 
@@ -320,7 +261,9 @@ realTest(
       // A container of pod bar: denied in the kernel once its entrypoint's exec is seen.
       const temp = await lab.runContainer(bar, "temp");
       const tempMntns = await mntnsOf(temp);
-      await trace.waitFor(new RegExp(`^debug: mntns ${tempMntns} denied: demo/bar/temp$`));
+      await trace.waitFor(
+        new RegExp(`^debug: mntns ${tempMntns} \\(serial \\d+\\) denied: demo/bar/temp, by cgroup`),
+      );
       await lab.client.call("RuntimeService", "StopContainer", { containerId: temp, timeout: 0 });
       await lab.client.call("RuntimeService", "RemoveContainer", { containerId: temp });
       // The kernel hands the freed id to the next namespace: the new container of pod foo.
@@ -330,7 +273,11 @@ realTest(
         "echo reuse-marker-crienrich; exec /bin/sleep 3600",
       ]);
       assert.equal(await mntnsOf(fresh), tempMntns, "the kernel reused the namespace id");
-      await trace.waitFor(new RegExp(`^debug: mntns ${tempMntns} allowed: demo/foo/fresh$`));
+      await trace.waitFor(
+        new RegExp(
+          `^debug: mntns ${tempMntns} \\(serial \\d+\\) allowed: demo/foo/fresh, by cgroup`,
+        ),
+      );
       await new Promise((r) => setTimeout(r, 500));
       trace.child.kill("SIGINT");
       const { code, events } = await trace.finish();

@@ -1,16 +1,17 @@
 /**
- * The pipeline's ordering, one-resolution-per-namespace and bounded-wait rules. The resolver
- * here is a scripted stand-in (the real one is exercised by tests/cli/trace_test.ts against
- * containerd); events are built as the decoder builds them.
+ * The pipeline's ordering, one-resolution-per-namespace, bounded-wait and proof rules. The
+ * resolver here is a scripted stand-in (the real one is exercised by tests/cli/trace_test.ts
+ * and tests/enrich/attribution_test.ts against containerd); events are built as the decoder
+ * builds them.
  */
 import assert from "node:assert/strict";
 import { EnrichmentCache } from "../../src/enrich/cache.ts";
 import { type EnrichedEvent, EventPipeline } from "../../src/enrich/pipeline.ts";
-import type { ContainerResolver, Resolution } from "../../src/enrich/resolver.ts";
-import type { ExecEvent } from "../../src/bpf/event.ts";
+import type { ContainerResolver, NamespaceFacts, Resolution } from "../../src/enrich/resolver.ts";
+import type { CgroupSample, ExecEvent } from "../../src/bpf/event.ts";
 import type { ContainerRecord } from "../../src/runtime/record.ts";
 
-function exec(pid: number, mntnsId: bigint): ExecEvent {
+function exec(pid: number, mntnsSeq: bigint): ExecEvent {
   return {
     type: "exec",
     tsBootNs: BigInt(pid),
@@ -21,7 +22,8 @@ function exec(pid: number, mntnsId: bigint): ExecEvent {
     gid: 0,
     comm: "sh",
     cgroupId: 1n,
-    mntnsId,
+    mntnsId: 4_026_532_000n + mntnsSeq,
+    mntnsSeq,
     mntnsUnknown: true,
     binary: "/bin/sh",
     binaryTruncated: false,
@@ -30,44 +32,48 @@ function exec(pid: number, mntnsId: bigint): ExecEvent {
   };
 }
 
-function record(name: string, mntnsId: number): ContainerRecord {
+function record(name: string, podName = "foo"): ContainerRecord {
   return {
     name,
     pid: 99,
-    mntns_id: mntnsId,
     state: "running",
     labels: {},
-    pod: { name: "foo", namespace: "demo", labels: {} },
+    pod: { sandbox_id: "", name: podName, namespace: "demo", uid: "", labels: {} },
   } as unknown as ContainerRecord;
 }
 
-/** A resolver answering from a table after `delayMs`, counting calls. */
+/** A resolver answering from a table after `delayMs`, recording what it was asked. */
 function scriptedResolver(answers: Map<bigint, Resolution>, delayMs: number) {
-  const calls: bigint[] = [];
+  const calls: NamespaceFacts[] = [];
   const resolver = {
-    resolve: async (_pid: number, mntnsId: bigint): Promise<Resolution> => {
-      calls.push(mntnsId);
+    resolve: async (facts: NamespaceFacts): Promise<Resolution> => {
+      calls.push(facts);
       await new Promise((r) => setTimeout(r, delayMs));
-      return answers.get(mntnsId) ?? { kind: "gone", reason: "test" };
+      return answers.get(facts.mntnsSeq) ?? { kind: "unresolved", reason: "test" };
     },
   } as unknown as ContainerResolver;
   return { resolver, calls };
 }
 
+function cacheOf(resolver: ContainerResolver, selector: Record<string, unknown> = { pod: "foo" }) {
+  return new EnrichmentCache(resolver, { selector, includeHost: false, onVerdict: () => {} });
+}
+
 Deno.test("EventPipeline emits in push order and resolves a new namespace once", async () => {
   const { resolver, calls } = scriptedResolver(
-    new Map([[10n, { kind: "container", record: record("late", 10) }]]),
+    new Map<bigint, Resolution>([
+      [10n, { kind: "container", record: record("late"), proof: "cgroup" }],
+      [5n, { kind: "container", record: record("app"), proof: "cgroup" }],
+    ]),
     20,
   );
-  const verdicts: [bigint, boolean][] = [];
-  const cache = new EnrichmentCache(resolver, {
-    selector: { pod: "foo" },
-    includeHost: false,
-    onVerdict: (id, allow) => verdicts.push([id, allow]),
-  });
-  cache.seed([record("app", 5)]);
+  const cache = cacheOf(resolver);
   const emitted: EnrichedEvent[] = [];
-  const pipeline = new EventPipeline({ cache, emit: (e) => (emitted.push(e), true) });
+  const pipeline = new EventPipeline({
+    cache,
+    printUnresolved: false,
+    emit: (e) => (emitted.push(e), true),
+  });
   pipeline.push(exec(1, 10n));
   pipeline.push(exec(2, 5n));
   pipeline.push(exec(3, 10n));
@@ -78,21 +84,65 @@ Deno.test("EventPipeline emits in push order and resolves a new namespace once",
   await pipeline.flush();
   assert.deepEqual(emitted.map((e) => e.event.pid), [1, 2, 3, 4, 5]);
   assert.deepEqual(emitted.map((e) => e.record?.name), ["late", "app", "late", "late", "app"]);
-  assert.deepEqual(calls, [10n]);
-  assert.equal(cache.resolutions, 1);
-  assert.deepEqual(verdicts, [[5n, true], [10n, true]]);
-  assert.deepEqual(pipeline.counts, { seen: 5, printed: 5, filtered: 0, unresolved: 0, lost: 0 });
+  assert.deepEqual(calls.map((c) => c.mntnsSeq), [10n, 5n]);
+  assert.equal(cache.resolutions, 2);
+  assert.deepEqual(pipeline.counts, {
+    seen: 5,
+    printed: 5,
+    filtered: 0,
+    unresolved: 0,
+    unproven: 0,
+    lost: 0,
+  });
+});
+
+Deno.test("EventPipeline hands the namespace's cgroup sample to the resolver", async () => {
+  const { resolver, calls } = scriptedResolver(
+    new Map([[10n, { kind: "container", record: record("app"), proof: "cgroup" }]]),
+    0,
+  );
+  const pipeline = new EventPipeline({
+    cache: cacheOf(resolver),
+    printUnresolved: false,
+    emit: () => true,
+  });
+  const sample: CgroupSample = {
+    type: "cgroup",
+    tsBootNs: 1n,
+    pid: 1,
+    cgroupId: 253n,
+    mntnsId: 4_026_532_010n,
+    mntnsSeq: 10n,
+    segments: ["k8s.io", "a".repeat(64)],
+    complete: true,
+    v1: false,
+  };
+  pipeline.push(sample);
+  pipeline.push(exec(1, 10n));
+  await pipeline.flush();
+  assert.equal(calls.length, 1);
+  assert.deepEqual(calls[0], {
+    mntnsSeq: 10n,
+    mntnsId: 4_026_532_010n,
+    pid: 1,
+    tsBootNs: 1n,
+    cgroup: sample,
+  });
+  assert.equal(pipeline.counts.seen, 1, "a cgroup sample is not an event");
 });
 
 Deno.test("EventPipeline never strands an event pushed while the loop ends", async () => {
-  const cache = new EnrichmentCache(scriptedResolver(new Map(), 0).resolver, {
-    selector: {},
-    includeHost: false,
-    onVerdict: () => {},
-  });
-  cache.seed([record("app", 5)]);
+  const { resolver } = scriptedResolver(
+    new Map([[5n, { kind: "container", record: record("app"), proof: "cgroup" }]]),
+    0,
+  );
+  const cache = cacheOf(resolver, {});
   let emitted = 0;
-  const pipeline = new EventPipeline({ cache, emit: () => (emitted++, true) });
+  const pipeline = new EventPipeline({
+    cache,
+    printUnresolved: true,
+    emit: () => (emitted++, true),
+  });
   for (let i = 0; i < 200; i++) {
     pipeline.push(exec(i, 5n));
     // Interleave microtask-timed pushes with the drain loop's own continuations.
@@ -105,89 +155,91 @@ Deno.test("EventPipeline never strands an event pushed while the loop ends", asy
   assert.equal(pipeline.counts.printed, pipeline.counts.seen);
 });
 
-Deno.test("EventPipeline prints an event unresolved after the wait bound, and filters unselected ones", async () => {
+function boundedWaitSetup(printUnresolved: boolean) {
   const { resolver } = scriptedResolver(
     new Map<bigint, Resolution>([
-      [20n, {
-        kind: "container",
-        record: {
-          ...record("db", 20),
-          pod: { name: "bar", namespace: "demo", labels: {} },
-        } as ContainerRecord,
-      }],
-      [30n, { kind: "not-container", reason: "host service" }],
+      [20n, { kind: "container", record: record("db", "bar"), proof: "cgroup" }],
+      [30n, { kind: "none", reason: "host service" }],
     ]),
     10,
   );
   const slow = {
-    resolve: (pid: number, id: bigint) =>
-      id === 40n ? new Promise<Resolution>(() => {}) : resolver.resolve(pid, id),
+    resolve: (facts: NamespaceFacts) =>
+      facts.mntnsSeq === 40n ? new Promise<Resolution>(() => {}) : resolver.resolve(facts),
   } as unknown as ContainerResolver;
-  const cache = new EnrichmentCache(slow, {
-    selector: { pod: "foo" },
-    includeHost: false,
-    onVerdict: () => {},
-  });
   const emitted: EnrichedEvent[] = [];
   const pipeline = new EventPipeline({
-    cache,
+    cache: cacheOf(slow),
     resolveWaitMs: 50,
+    printUnresolved,
     emit: (e) => (emitted.push(e), true),
   });
   pipeline.push(exec(1, 20n)); // pod bar: filtered
   pipeline.push(exec(2, 30n)); // host service: filtered (no --host)
-  pipeline.push(exec(3, 40n)); // never resolves: printed unresolved after 50 ms
+  pipeline.push(exec(3, 40n)); // never resolves within 50 ms
+  return { pipeline, emitted };
+}
+
+Deno.test("EventPipeline drops an unproven event under a named selection, and filters unselected ones", async () => {
+  const { pipeline, emitted } = boundedWaitSetup(false);
   const started = Date.now();
   await pipeline.flush();
   assert.ok(Date.now() - started >= 45);
-  assert.deepEqual(emitted.map((e) => [e.event.pid, e.record, e.unresolved]), [[3, null, true]]);
-  assert.deepEqual(pipeline.counts, { seen: 3, printed: 1, filtered: 2, unresolved: 1, lost: 0 });
+  assert.deepEqual(emitted, []);
+  assert.deepEqual(pipeline.counts, {
+    seen: 3,
+    printed: 0,
+    filtered: 2,
+    unresolved: 0,
+    unproven: 1,
+    lost: 0,
+  });
+});
+
+Deno.test("EventPipeline prints an unresolved event flagged under --all", async () => {
+  const { pipeline, emitted } = boundedWaitSetup(true);
+  await pipeline.flush();
+  assert.deepEqual(
+    emitted.map((e) => [e.event.pid, e.record, e.pod, e.unresolved]),
+    [[3, null, null, true]],
+  );
+  assert.equal(pipeline.counts.unresolved, 1);
+  assert.equal(pipeline.counts.unproven, 0);
+});
+
+Deno.test("EventPipeline marks a pod sandbox's process: the pod, no container", async () => {
+  const pod = { sandbox_id: "sb", name: "foo", namespace: "demo", uid: "u1", labels: {} };
+  const { resolver } = scriptedResolver(
+    new Map<bigint, Resolution>([[8n, { kind: "sandbox", pod, proof: "cgroup" }]]),
+    0,
+  );
+  const emitted: EnrichedEvent[] = [];
+  const pipeline = new EventPipeline({
+    cache: cacheOf(resolver),
+    printUnresolved: false,
+    emit: (e) => (emitted.push(e), true),
+  });
+  pipeline.push(exec(1, 8n));
+  await pipeline.flush();
+  assert.deepEqual(
+    emitted.map((e) => [e.record, e.pod?.name, e.sandbox, e.unresolved]),
+    [[null, "foo", true, false]],
+  );
 });
 
 Deno.test("EventPipeline stops when emit returns false (--count)", async () => {
-  const cache = new EnrichmentCache(scriptedResolver(new Map(), 0).resolver, {
-    selector: {},
-    includeHost: false,
-    onVerdict: () => {},
-  });
-  cache.seed([record("app", 5)]);
+  const { resolver } = scriptedResolver(
+    new Map([[5n, { kind: "container", record: record("app"), proof: "cgroup" }]]),
+    0,
+  );
   let emitted = 0;
-  const pipeline = new EventPipeline({ cache, emit: () => ++emitted < 2 });
+  const pipeline = new EventPipeline({
+    cache: cacheOf(resolver, {}),
+    printUnresolved: false,
+    emit: () => ++emitted < 2,
+  });
   for (let i = 0; i < 5; i++) pipeline.push(exec(i, 5n));
   await pipeline.flush();
   assert.equal(emitted, 2);
   assert.equal(pipeline.stopped, true);
-});
-
-Deno.test("EventPipeline looks a namespace up afresh when the kernel dropped its verdict", async () => {
-  const answers = new Map<bigint, Resolution>([[10n, {
-    kind: "container",
-    record: record("new", 10),
-  }]]);
-  const { resolver, calls } = scriptedResolver(answers, 0);
-  let now = 100n;
-  const cache = new EnrichmentCache(resolver, {
-    selector: { pod: "foo" },
-    includeHost: false,
-    onVerdict: () => {},
-    bootClockNs: () => now,
-  });
-  // An ended container of another pod had namespace 10: denied at boot time 100.
-  cache.seed([
-    {
-      ...record("old", 10),
-      pod: { name: "bar", namespace: "demo", labels: {} },
-    } as ContainerRecord,
-  ]);
-  const emitted: EnrichedEvent[] = [];
-  const pipeline = new EventPipeline({ cache, emit: (e) => (emitted.push(e), true) });
-  // A sample written before the verdict reached the kernel: still the old namespace.
-  pipeline.push({ ...exec(1, 10n), tsBootNs: 50n });
-  // Flagged unknown after the verdict was written: the kernel dropped it, the id is reused.
-  now = 300n;
-  pipeline.push({ ...exec(2, 10n), tsBootNs: 200n });
-  await pipeline.flush();
-  assert.deepEqual(calls, [10n]);
-  assert.deepEqual(emitted.map((e) => [e.event.pid, e.record?.name]), [[2, "new"]]);
-  assert.equal(pipeline.counts.filtered, 1);
 });

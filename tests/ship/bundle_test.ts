@@ -195,8 +195,8 @@ realTest("the bundle alone runs runtimes, ps and trace against containerd", asyn
           "--allow-sys",
         ];
         const r = await run(iso, ["ps", "-o", "json", "-r", lab.socket], narrow);
-        assert.notEqual(r.code, ExitCode.Ok);
-        assert.match(r.stderr, /Requires all access to "\/proc\//);
+        assert.equal(r.code, ExitCode.PermissionDenied, r.stderr);
+        assert.match(r.stderr, /^crienrich: [^\n]*Requires all access to "\/proc[/"][^\n]*\n$/);
       });
     });
   } finally {

@@ -1,0 +1,135 @@
+/**
+ * What the resolver asks the runtime: the container or pod sandbox that has a given id, with
+ * the cgroup paths the runtime recorded for it, and which running container holds a given
+ * mount namespace right now.
+ *
+ * Pod sandboxes are looked up too because their processes (the pause container) live in
+ * their own cgroup named after the sandbox id: such a process belongs to the pod, with no
+ * container.
+ *
+ * @module
+ */
+import type { ContainerInventory } from "../runtime/inventory.ts";
+import { type ContainerRecord, type PodRecord, podRecordOfSandbox } from "../runtime/record.ts";
+import { cgroupsPathToCgroupPath, parseContainerInfo } from "../runtime/container_info.ts";
+import type { CriPodSandbox } from "../runtime/cri_types.ts";
+import { mountNamespaceIdOfPid, processStartBootNs } from "../runtime/proc.ts";
+import { NotFoundError } from "../errors.ts";
+
+/** A container or pod sandbox the runtime lists, with the cgroup paths it records for it. */
+export type Workload =
+  | { kind: "container"; record: ContainerRecord; cgroupPaths: string[] }
+  | { kind: "sandbox"; sandboxId: string; pod: PodRecord; cgroupPaths: string[] };
+
+/** Options of {@linkcode WorkloadLookup}. */
+export interface WorkloadLookupOptions {
+  /** procfs to read process facts from (`<host-root>/proc`). Default `/proc`. */
+  procRoot?: string;
+  /**
+   * How old a listing of running containers may be before a mount namespace that is not
+   * in it makes a new listing, in ms. Default 1000.
+   */
+  refreshAfterMs?: number;
+}
+
+/** Lookups by container or sandbox id and by mount namespace, over one runtime. */
+export class WorkloadLookup {
+  readonly #inventory: ContainerInventory;
+  readonly #procRoot: string;
+  readonly #refreshAfterMs: number;
+  #running: Map<bigint, ContainerRecord> = new Map();
+  #listedAt = -Infinity;
+  #listing: Promise<void> | undefined;
+
+  constructor(inventory: ContainerInventory, options: WorkloadLookupOptions = {}) {
+    this.#inventory = inventory;
+    this.#procRoot = options.procRoot ?? "/proc";
+    this.#refreshAfterMs = options.refreshAfterMs ?? 1000;
+  }
+
+  /**
+   * The container (exited ones included, until the runtime removes them) or pod sandbox
+   * whose full id is `id`; undefined when the runtime lists neither.
+   * @throws {RuntimeUnavailableError|PermissionError} from the CRI calls.
+   */
+  async byId(id: string): Promise<Workload | undefined> {
+    try {
+      const record = await this.#inventory.get(id);
+      if (record.mntns_id !== null && record.state === "running") {
+        this.#running.set(BigInt(record.mntns_id), record);
+      }
+      return {
+        kind: "container",
+        record,
+        cgroupPaths: record.cgroup_path === null ? [] : [record.cgroup_path],
+      };
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+    const client = this.#inventory.client;
+    const sandbox = (await client.listPodSandboxes()).find((s) => s.id === id);
+    if (!sandbox) return undefined;
+    return {
+      kind: "sandbox",
+      sandboxId: id,
+      pod: podRecordOfSandbox(sandbox),
+      ...await this.#sandboxPaths(sandbox),
+    };
+  }
+
+  async #sandboxPaths(sandbox: CriPodSandbox): Promise<{ cgroupPaths: string[] }> {
+    const response = await this.#inventory.client.call<{ info?: Record<string, string> }>(
+      "RuntimeService",
+      "PodSandboxStatus",
+      { podSandboxId: sandbox.id, verbose: true },
+    ).catch((error): { info?: Record<string, string> } => {
+      if (error instanceof NotFoundError) return {};
+      throw error;
+    });
+    const { specCgroupsPath } = parseContainerInfo(response.info);
+    if (!specCgroupsPath) return { cgroupPaths: [] };
+    const expanded = cgroupsPathToCgroupPath(specCgroupsPath);
+    return {
+      cgroupPaths: [
+        specCgroupsPath,
+        ...(expanded && expanded !== specCgroupsPath ? [expanded] : []),
+      ],
+    };
+  }
+
+  /**
+   * The running container whose init process is in mount namespace `mntnsId` now and was
+   * already running at `eventBootNs` (CLOCK_BOOTTIME ns). Then the event's namespace and the
+   * container's are one: two namespaces alive at once never share an inode number, and the
+   * container's lived from before the event until now. (A container whose init moved to
+   * another mount namespace is not found: container inits do not.) Undefined otherwise.
+   * @throws {RuntimeUnavailableError|PermissionError} from a CRI listing.
+   */
+  async runningIn(mntnsId: bigint, eventBootNs: bigint): Promise<ContainerRecord | undefined> {
+    let record = this.#running.get(mntnsId);
+    if (!record && performance.now() - this.#listedAt >= this.#refreshAfterMs) {
+      await this.#refresh();
+      record = this.#running.get(mntnsId);
+    }
+    if (!record?.pid) return undefined;
+    const [now, startedBootNs] = await Promise.all([
+      mountNamespaceIdOfPid(record.pid, this.#procRoot).catch(() => undefined),
+      processStartBootNs(record.pid, this.#procRoot).catch(() => undefined),
+    ]);
+    // Start times have clock-tick (10 ms) resolution: demand a full tick of margin.
+    if (now !== mntnsId || startedBootNs === undefined) return undefined;
+    return startedBootNs + 10_000_000n <= eventBootNs ? record : undefined;
+  }
+
+  #refresh(): Promise<void> {
+    this.#listing ??= this.#inventory.list().then((records) => {
+      const running = new Map<bigint, ContainerRecord>();
+      for (const r of records) {
+        if (r.state === "running" && r.mntns_id !== null) running.set(BigInt(r.mntns_id), r);
+      }
+      this.#running = running;
+      this.#listedAt = performance.now();
+    }).finally(() => (this.#listing = undefined));
+    return this.#listing;
+  }
+}

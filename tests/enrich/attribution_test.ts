@@ -1,0 +1,168 @@
+/**
+ * Attribution under the hostile cases of a CI node, end to end: the real kernel, a real
+ * private containerd, pods created as the kubelet creates them.
+ *
+ * - Churn: one-shot pods in a row (their process and cgroup gone within milliseconds, their
+ *   mount namespace inode numbers handed to the next pod at once).
+ * - A named selection while the host makes private mount namespaces and other pods run
+ *   short-lived commands: nothing but the selection's own events, and no false pass.
+ */
+import assert from "node:assert/strict";
+import { realTest, withLab } from "../harness/real.ts";
+import { type TraceEvent, TraceProcess } from "../harness/trace_process.ts";
+import { ExitCode } from "../../src/errors.ts";
+
+const CHURN_PODS = 20;
+
+/** The pid of a pod sandbox's own process, from its verbose status. */
+async function sandboxPid(
+  lab: { client: { call<T>(s: "RuntimeService", m: string, r: object): Promise<T> } },
+  id: string,
+): Promise<number> {
+  const status = await lab.client.call<{ info: Record<string, string> }>(
+    "RuntimeService",
+    "PodSandboxStatus",
+    { podSandboxId: id, verbose: true },
+  );
+  return JSON.parse(status.info.info!).pid;
+}
+
+realTest("churn: every exec and exit of 20 one-shot pods goes to its own pod", async () => {
+  await withLab(async (lab) => {
+    const all = new TraceProcess(["--all", "--duration", "120s"], lab.socket);
+    const labelled = new TraceProcess(["-l", "churn=yes", "--duration", "120s"], lab.socket);
+    await all.waitFor(/^crienrich: tracing every container/);
+    await labelled.waitFor(/^crienrich: (tracing|waiting for)/);
+
+    const pods: { name: string; uid: string; sandboxId: string; containerId: string }[] = [];
+    for (let i = 1; i <= CHURN_PODS; i++) {
+      const pod = await lab.runPod({
+        name: `churn-${i}`,
+        namespace: "ci",
+        labels: { churn: "yes" },
+        cgroupParent: "kubelet",
+      });
+      const containerId = await lab.runContainer(pod, "job", [
+        "/bin/sh",
+        "-c",
+        `echo churn-${i}; exit ${i}`,
+      ]);
+      pods.push({ name: pod.name, uid: pod.uid, sandboxId: pod.sandboxId, containerId });
+    }
+    const sandboxPids = new Map<number, string>();
+    for (const pod of pods) sandboxPids.set(await sandboxPid(lab, pod.sandboxId), pod.name);
+    await new Promise((r) => setTimeout(r, 2500));
+    all.child.kill("SIGINT");
+    labelled.child.kill("SIGINT");
+    const [everything, selected] = [await all.finish(), await labelled.finish()];
+    assert.equal(everything.code, ExitCode.Ok, everything.stderr.join("\n"));
+    assert.equal(selected.code, ExitCode.Ok, selected.stderr.join("\n"));
+
+    for (const [name, trace] of [["--all", everything], ["-l churn=yes", selected]] as const) {
+      const events = trace.events.filter((e) => e.type !== "lost");
+      let right = 0;
+      for (const [index, pod] of pods.entries()) {
+        const i = index + 1;
+        const exec = events.find((e) =>
+          e.type === "exec" && e.process.args?.join(" ") === `/bin/sh -c echo churn-${i}; exit ${i}`
+        );
+        assert.ok(exec, `${name}: the exec of pod ${pod.name}'s entrypoint`);
+        assert.equal(exec.pod?.name, pod.name, `${name}: exec of ${pod.name}`);
+        assert.equal(exec.pod?.uid, pod.uid);
+        assert.equal(exec.pod?.namespace, "ci");
+        assert.equal(exec.container?.id, pod.containerId);
+        assert.equal(exec.container?.name, "job");
+        assert.equal(exec.unresolved, false);
+        const exit = events.find((e) => e.type === "exit" && e.process.pid === exec.process.pid);
+        assert.ok(exit, `${name}: the exit of pod ${pod.name}'s entrypoint`);
+        assert.equal(exit.process.exit_code, i);
+        assert.equal(exit.pod?.name, pod.name, `${name}: exit of ${pod.name}`);
+        assert.equal(exit.container?.id, pod.containerId);
+        right += 2;
+      }
+      // Every event that names a churn pod is that pod's: by its entrypoint's marker, by
+      // its container id, by its sandbox's pid.
+      for (const e of events) {
+        const marker = /churn-(\d+);/.exec(e.process.args?.join(" ") ?? "");
+        if (marker) assert.equal(e.pod?.name, `churn-${marker[1]}`, JSON.stringify(e));
+        const owner = pods.find((p) => p.containerId === e.container?.id);
+        if (owner) assert.equal(e.pod?.name, owner.name, JSON.stringify(e));
+        const sandboxOwner = sandboxPids.get(e.process.pid);
+        if (sandboxOwner && e.pod_sandbox) assert.equal(e.pod?.name, sandboxOwner);
+        if (e.pod_sandbox) {
+          assert.equal(e.container, null);
+          assert.ok(pods.some((p) => p.name === e.pod?.name), JSON.stringify(e));
+        }
+        if (name === "-l churn=yes") {
+          assert.equal(e.unresolved, false, JSON.stringify(e));
+          assert.equal(e.pod?.labels.churn, "yes", JSON.stringify(e));
+        }
+      }
+      const sandboxExecs = events.filter((e) =>
+        e.type === "exec" && e.pod_sandbox && sandboxPids.get(e.process.pid) === e.pod?.name
+      );
+      assert.equal(sandboxExecs.length, CHURN_PODS, `${name}: each sandbox's own exec`);
+      const unresolved = events.filter((e: TraceEvent) => e.unresolved).length;
+      // The figures the issue note reports (right / unresolved / wrong of the churn).
+      // deno-lint-ignore no-console
+      console.log(
+        `${name}: ${right} entrypoint events right, ${sandboxExecs.length} sandbox execs ` +
+          `right, ${unresolved} unresolved of ${events.length} printed; ${trace.stderr.at(-1)}`,
+      );
+    }
+  });
+});
+
+realTest("--pod foo prints only foo's events while the host and other pods churn", async () => {
+  await withLab(async (lab) => {
+    const foo = await lab.runPod({ name: "foo", namespace: "demo", cgroupParent: "kubelet" });
+    const app = await lab.runContainer(foo, "app");
+    const bar = await lab.runPod({ name: "bar", namespace: "demo", cgroupParent: "kubelet" });
+    const db = await lab.runContainer(bar, "db");
+    const stream = new TraceProcess(
+      ["--pod", "foo", "-n", "demo", "--duration", "60s"],
+      lab.socket,
+    );
+    const gate = new TraceProcess(
+      ["--pod", "foo", "-n", "demo", "--until-exec", "/bin/true", "--duration", "8s"],
+      lab.socket,
+    );
+    await stream.waitFor(/^crienrich: tracing pod "foo"/);
+    await gate.waitFor(/^crienrich: tracing pod "foo"/);
+
+    // The host: processes with private mount namespaces, each a new namespace.
+    const host = new Deno.Command("/bin/sh", {
+      args: ["-c", "i=0; while [ $i -lt 150 ]; do unshare -m /bin/true; i=$((i+1)); done"],
+    }).output();
+    // Other pods: short-lived commands and a one-shot container.
+    for (let i = 0; i < 5; i++) {
+      await lab.exec(db, ["/bin/sh", "-c", "/bin/true; /bin/true"]);
+      await lab.runContainer(bar, `once-${i}`, ["/bin/true"]);
+    }
+    await host;
+    await lab.exec(app, ["/bin/echo", "foo-marker"]);
+
+    const gated = await gate.finish();
+    assert.equal(gated.code, ExitCode.WaitTimedOut, gated.stderr.join("\n"));
+    // What it printed meanwhile is foo's own (ExecSync's helpers, the marker), never a
+    // /bin/true of the host or of pod bar.
+    for (const e of gated.events) {
+      assert.equal(e.pod?.name, "foo", JSON.stringify(e));
+      assert.notEqual(e.process.args?.[0], "/bin/true", JSON.stringify(e));
+    }
+
+    await new Promise((r) => setTimeout(r, 1000));
+    stream.child.kill("SIGINT");
+    const { code, events, stderr } = await stream.finish();
+    assert.equal(code, ExitCode.Ok);
+    const marker = events.find((e) => e.process.args?.join(" ") === "/bin/echo foo-marker");
+    assert.ok(marker, "foo's own exec");
+    assert.equal(marker.container?.id, app);
+    for (const e of events) {
+      assert.equal(e.pod?.name, "foo", JSON.stringify(e));
+      assert.equal(e.unresolved, false);
+      assert.notEqual(e.process.args?.[0], "/bin/true", JSON.stringify(e));
+    }
+    assert.match(stderr.at(-1)!, /^crienrich: \d+ events seen, \d+ printed, 0 lost, 0 unresolved/);
+  });
+});
