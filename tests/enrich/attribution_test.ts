@@ -166,3 +166,53 @@ realTest("--pod foo prints only foo's events while the host and other pods churn
     assert.match(stderr.at(-1)!, /^crienrich: \d+ events seen, \d+ printed, 0 lost, 0 unresolved/);
   });
 });
+
+realTest(
+  "a sub-cgroup named after another container does not make its process that container's",
+  async () => {
+    await withLab(async (lab) => {
+      const foo = await lab.runPod({ name: "foo", namespace: "demo", cgroupParent: "kubelet" });
+      const app = await lab.runContainer(foo, "app");
+      const bar = await lab.runPod({ name: "bar", namespace: "demo", cgroupParent: "kubelet" });
+      const db = await lab.runContainer(bar, "db");
+      const appPid = JSON.parse((await lab.client.containerStatus(app)).info.info!).pid as number;
+      const appCgroup = Deno.readTextFileSync(`/proc/${appPid}/cgroup`).split("\n")
+        .find((l) => l.startsWith("0::"))!.slice(3);
+      const v2 = Deno.readTextFileSync("/proc/self/mountinfo").split("\n").map((l) => l.split(" "))
+        .find((f) => f[f.indexOf("-") + 1] === "cgroup2")![4]!;
+      // What a privileged container of pod foo could do: a cgroup named after bar's container.
+      const forged = `${v2}${appCgroup}/${db}`;
+      Deno.mkdirSync(forged);
+      try {
+        const ofBar = new TraceProcess(["--pod", "bar", "--duration", "60s"], lab.socket);
+        const ofFoo = new TraceProcess(
+          ["--pod", "foo", "--duration", "60s", "--debug"],
+          lab.socket,
+        );
+        await ofBar.waitFor(/^crienrich: tracing pod "bar"/);
+        await ofFoo.waitFor(/^crienrich: tracing pod "foo"/);
+        const out = await new Deno.Command("/bin/sh", {
+          args: [
+            "-c",
+            `echo $$ > ${forged}/cgroup.procs && exec unshare -m /bin/echo forged-marker`,
+          ],
+          stdout: "piped",
+        }).output();
+        assert.equal(new TextDecoder().decode(out.stdout), "forged-marker\n");
+        await ofFoo.waitFor(/^debug: mntns \d+ \(serial \d+\) allowed: demo\/foo\/app, by cgroup/);
+        await new Promise((r) => setTimeout(r, 1000));
+        ofBar.child.kill("SIGINT");
+        ofFoo.child.kill("SIGINT");
+        const [barTrace, fooTrace] = [await ofBar.finish(), await ofFoo.finish()];
+        const marked = (e: TraceEvent) => e.process.args?.join(" ") === "/bin/echo forged-marker";
+        assert.equal(barTrace.events.some(marked), false, "never bar's");
+        const inFoo = fooTrace.events.find(marked);
+        assert.ok(inFoo, "attributed to the container whose cgroup holds it");
+        assert.equal(inFoo.container?.id, app);
+        assert.equal(inFoo.pod?.name, "foo");
+      } finally {
+        Deno.removeSync(forged);
+      }
+    });
+  },
+);
