@@ -1,5 +1,6 @@
 /**
- * The record's `image` and `image_id` against a real private containerd (scripts/lab): one
+ * The record's `image` and `image_id` (in `ps`, `inspect` and `trace`) against a real
+ * private containerd (scripts/lab): one
  * image under two names plus a container created by image id. containerd 1.6's
  * ContainerStatus names all three by the image's first tag in sort order, so the requested
  * name must come from elsewhere (ListContainers). Needs root; under `CI=true` the tests run
@@ -10,6 +11,7 @@ import { type CliResult, realTest, runCli, withLab } from "../harness/real.ts";
 import { ContainerInventory } from "../../src/runtime/inventory.ts";
 import type { ContainerRecord } from "../../src/runtime/record.ts";
 import { LAB_IMAGE } from "../../scripts/lab/lab.ts";
+import { TraceProcess } from "../harness/trace_process.ts";
 
 /** Second name of the lab image; sorts before LAB_IMAGE, so it is the image's first tag. */
 const ALIAS = "crienrich.local/alias:2";
@@ -53,6 +55,27 @@ realTest("ps, inspect and the record show the image each container was created f
       for (const record of all) {
         assert.equal(record.image, requested[record.id], record.name);
         assert.equal(record.image_id, imageId, record.name);
+      }
+    });
+
+    await t.step("trace -o json", async () => {
+      const trace = new TraceProcess(
+        ["--pod", "images", "-n", "demo", "--events", "exec", "--duration", "60s"],
+        lab.socket,
+      );
+      await trace.waitFor(/^crienrich: tracing pod "images"/);
+      for (const id of Object.keys(requested)) {
+        await lab.exec(id, ["/bin/echo", `image-marker-${id}`]);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+      trace.child.kill("SIGINT");
+      const { events } = await trace.finish();
+      for (const [id, image] of Object.entries(requested)) {
+        const exec = events.find((e) => e.process.args?.[1] === `image-marker-${id}`);
+        assert.ok(exec, `the exec in ${id}`);
+        assert.equal(exec.container?.id, id);
+        assert.equal(exec.container?.image, image);
+        assert.equal(exec.container?.image_id, imageId);
       }
     });
 
