@@ -4,7 +4,8 @@
  * DaemonSet without `hostPID: true` or a kind node sees the machine): a listener outside
  * vs inside the namespace, `trace` stopping with exit code 8 while the runtime runs on the
  * host, `ps` and `trace` with a `--host-root` whose proc is the host's, and a containerd started inside the
- * namespace (a kind-like node).
+ * namespace (a kind-like node): detected, then traced end to end (events in the node's pids,
+ * nothing from outside it).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -359,6 +360,242 @@ realTest(
         result.doctor.check.detail,
         new RegExp(`^private PID namespace pid:\\[${result.ownInode}\\] .* holds the runtime`),
       );
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+);
+
+/** One line of `trace -o json` (README "Trace events"), the fields asserted here. */
+interface TraceLine {
+  type: "exec" | "exit" | "lost";
+  process: { pid: number; ppid: number; comm: string; args?: string[]; exit_code?: number };
+  container: { id: string; name: string } | null;
+  pod: { name: string; namespace: string; uid: string } | null;
+  pod_sandbox: boolean;
+  unresolved: boolean;
+}
+
+interface ProcEntry {
+  pid: number;
+  ppid: number;
+  argv: string[];
+}
+
+/** What the helper's `node-trace` mode prints (see _pid_namespace_helper.ts). */
+interface NodeTrace {
+  ownInode: string;
+  lastPid: number;
+  containerdPid: number;
+  fooId: string;
+  fooUid: string;
+  barId: string;
+  script: string;
+  ps: { code: number; stderr: string; pid: number | null };
+  init: ProcEntry | null;
+  shell: ProcEntry | null;
+  sleep: ProcEntry | null;
+  exec: { stdout: string; stderr: string; exitCode: number };
+  nodeEcho: { pid: number; ppid: number };
+  podTrace: { code: number; events: TraceLine[]; stderr: string[] };
+  nodeTrace: { code: number; events: TraceLine[]; stderr: string[] };
+}
+
+/**
+ * Watches the host's /proc until stopped for a `/bin/sh -c SCRIPT` whose script starts
+ * with `prefix`; gives its `NSpid` row (host pid, then the pid in each nested namespace).
+ */
+function watchHostProc(prefix: string) {
+  let nspid: number[] | null = null;
+  let running = true;
+  const done = (async () => {
+    while (running && !nspid) {
+      for await (const entry of Deno.readDir("/proc")) {
+        if (!/^\d+$/.test(entry.name)) continue;
+        try {
+          const argv = (await Deno.readTextFile(`/proc/${entry.name}/cmdline`)).split("\0");
+          if (argv[0] !== "/bin/sh" || !argv[2]?.startsWith(prefix)) continue;
+          const status = await Deno.readTextFile(`/proc/${entry.name}/status`);
+          nspid = status.match(/^NSpid:\s+(.*)$/m)![1]!.split(/\s+/).map(Number);
+          break;
+        } catch {
+          // gone meanwhile
+        }
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return {
+    async stop(): Promise<number[] | null> {
+      running = false;
+      await done;
+      return nspid;
+    },
+  };
+}
+
+realTest(
+  "a kind-like node traced: trace --pod foo in the node prints foo's events with the node's pids and nothing from outside it",
+  async () => {
+    const token = `m${Date.now().toString(36)}`;
+    const dir = await Deno.makeTempDir({ prefix: "crn-" });
+    try {
+      // Outside the node, all the while: host commands (one with a private mount namespace,
+      // as sent to user space when unknown) and a pod of the same name and namespace,
+      // demo/foo, in a containerd on the host.
+      await withLab(async (hostLab) => {
+        const hostPod = await hostLab.runPod({
+          name: "foo",
+          namespace: "demo",
+          cgroupParent: "kubelet",
+        });
+        const hostId = await hostLab.runContainer(hostPod, "app");
+        const outside = new Deno.Command("bash", {
+          args: [
+            "-c",
+            `while :; do /bin/echo outside-${token}; unshare -m /bin/echo outside-${token}; sleep 0.05; done`,
+          ],
+          stdout: "piped",
+          stderr: "null",
+        }).spawn();
+        const outsideLines = new Response(outside.stdout).text();
+        let hostExecs = 0;
+        let looping = true;
+        const hostPodLoop = (async () => {
+          while (looping) {
+            await hostLab.exec(hostId, ["/bin/echo", `outside-${token}`]);
+            hostExecs++;
+          }
+        })();
+        const watcher = watchHostProc(`echo pod-${token} `);
+
+        let out, nspid;
+        try {
+          out = await inPrivatePidNamespace(
+            `"${Deno.execPath()}" run -A --quiet "$1" node-trace "$2" "$3"`,
+            HELPER,
+            dir,
+            token,
+          );
+        } finally {
+          looping = false;
+          outside.kill("SIGTERM");
+          await outside.status;
+          await hostPodLoop;
+          nspid = await watcher.stop();
+        }
+        assert.equal(out.code, 0, out.stderr);
+        // The outside activity overlapped the node's traces.
+        assert.ok((await outsideLines).split("\n").length > 20, "host commands ran");
+        assert.ok(hostExecs >= 3, `the host's pod foo ran ${hostExecs} commands`);
+
+        const r = JSON.parse(out.stdout) as NodeTrace;
+        const pod = r.podTrace;
+        const node = r.nodeTrace;
+        const context = (t: { events: TraceLine[]; stderr: string[] }) =>
+          `${t.stderr.join("\n")}\n${t.events.map((e) => JSON.stringify(e)).join("\n")}`;
+        assert.equal(pod.code, 0, `--until-exec pod-end matched:\n${context(pod)}`);
+        assert.equal(node.code, 0, `--until-exec node-end matched:\n${context(node)}`);
+        assert.match(pod.stderr[0]!, /^crienrich: waiting for pod "foo", namespace "demo"/);
+        assert.equal(
+          node.stderr[0],
+          `crienrich: tracing every container and the host in PID namespace pid:[${r.ownInode}] (0 running containers selected)`,
+        );
+        assert.match(pod.stderr.at(-1)!, /, 0 lost, 0 unresolved, 0 not proven/);
+
+        // `ps` in the node gives the container's pid as the node's /proc shows it.
+        assert.equal(r.ps.code, 0, r.ps.stderr);
+        assert.deepEqual(r.init, {
+          pid: r.ps.pid,
+          ppid: r.init?.ppid,
+          argv: ["/bin/sleep", "3333"],
+        });
+        assert.ok(r.shell && r.sleep, "the ExecSync's shell and its sleep in the node's /proc");
+        assert.equal(r.exec.exitCode, 0, r.exec.stderr);
+
+        // 1. Only pod foo of the node, each event as its container (or its sandbox).
+        for (const e of pod.events) {
+          assert.deepEqual(
+            [e.pod?.name, e.pod?.namespace, e.pod?.uid, e.unresolved],
+            ["foo", "demo", r.fooUid, false],
+            JSON.stringify(e),
+          );
+          if (e.pod_sandbox) assert.equal(e.container, null, JSON.stringify(e));
+          else assert.deepEqual([e.container?.id, e.container?.name], [r.fooId, "app"]);
+        }
+
+        // 2. The pids are the node's: what its /proc and `ps` show.
+        const find = (t: { events: TraceLine[] }, type: string, pid: number) =>
+          t.events.filter((e) => e.type === type && e.process.pid === pid);
+        const [initExec, ...more] = find(pod, "exec", r.init!.pid);
+        assert.deepEqual(more, []);
+        assert.deepEqual(initExec?.process.args, ["/bin/sleep", "3333"], context(pod));
+        assert.equal(initExec.process.ppid, r.init!.ppid, "its parent, the shim");
+        const [shellExec] = find(pod, "exec", r.shell.pid);
+        assert.deepEqual(shellExec?.process.args, ["/bin/sh", "-c", r.script], context(pod));
+        const [shellExit] = find(pod, "exit", r.shell.pid);
+        // Reparented to the shim once `runc exec` is gone, as the node's /proc saw it.
+        assert.deepEqual(
+          [shellExit?.process.ppid, shellExit?.process.exit_code],
+          [r.shell.ppid, 0],
+          context(pod),
+        );
+        const [sleepExec] = find(pod, "exec", r.sleep.pid);
+        assert.deepEqual(
+          [sleepExec?.process.args, sleepExec?.process.ppid],
+          [["/bin/sleep", "1"], r.shell.pid],
+          context(pod),
+        );
+        const [sleepExit] = find(pod, "exit", r.sleep.pid);
+        assert.equal(sleepExit?.process.ppid, r.shell.pid, context(pod));
+        // The same process seen from the host: host pid, node pid, pid in its container.
+        const containerPid = Number(r.exec.stdout.match(new RegExp(`^pod-${token} (\\d+)\n`))?.[1]);
+        assert.ok(nspid, "the host saw the ExecSync's shell");
+        assert.deepEqual(nspid.slice(1), [r.shell.pid, containerPid], `NSpid ${nspid}`);
+        assert.notEqual(nspid[0], r.shell.pid, "the host numbers it otherwise");
+
+        // A node process outside containers (with --host), numbered by the node too.
+        const [echo] = find(node, "exec", r.nodeEcho.pid);
+        assert.deepEqual(
+          [echo?.process.args, echo?.process.ppid, echo?.pod, echo?.container],
+          [["/bin/echo", `node-${token}`], r.nodeEcho.ppid, null, null],
+          context(node),
+        );
+        assert.deepEqual(find(node, "exec", r.shell.pid)[0]?.pod?.name, "foo");
+        assert.ok(
+          node.events.some((e) => e.pod?.name === "bar" && e.process.args?.[1] === `bar-${token}`),
+          "pod bar of the node, with --all",
+        );
+
+        // 3. Parent chains run through node pids up to the node's containerd: every parent
+        // is a process the node's --all --host trace saw exec (runc, the shim, ...).
+        const parentOf = new Map<number, number>();
+        for (const e of node.events) {
+          if (e.type === "exec") parentOf.set(e.process.pid, e.process.ppid);
+        }
+        for (const e of pod.events) {
+          const chain = [e.process.pid, e.process.ppid];
+          while (chain.at(-1) !== r.containerdPid && chain.length < 10) {
+            const parent = parentOf.get(chain.at(-1)!);
+            assert.ok(parent !== undefined, `no exec of ${chain.at(-1)} in the node: ${chain}`);
+            chain.push(parent);
+          }
+          assert.equal(chain.at(-1), r.containerdPid, `${chain}: ${JSON.stringify(e)}`);
+        }
+
+        // 4. Nothing from outside the node: no outside command, no pid the node does not
+        // have (it has numbered 1..lastPid; the host, which numbers the node's processes
+        // too, is beyond: a host pid would show).
+        assert.ok(nspid[0]! > r.lastPid, `host pid ${nspid[0]}, node's last ${r.lastPid}`);
+        for (const e of [...pod.events, ...node.events]) {
+          assert.ok(
+            !e.process.args?.some((a) => a.includes(`outside-${token}`)),
+            JSON.stringify(e),
+          );
+          assert.ok(e.process.pid > 0 && e.process.pid <= r.lastPid, JSON.stringify(e));
+          assert.ok(e.process.ppid >= 0 && e.process.ppid <= r.lastPid, JSON.stringify(e));
+        }
+      });
     } finally {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
