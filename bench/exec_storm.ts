@@ -451,12 +451,13 @@ async function main(): Promise<number> {
       let summary: TracerResult["summary"] = null;
       if (c.name === "crienrich") {
         const line = tracer.stderrLines.map((l) =>
-          /crienrich: (\d+) events seen, (\d+) printed, (\d+) lost, (\d+) unresolved/.exec(l)
+          /crienrich: (\d+) events? printed, (\d+) of other containers filtered, (\d+) lost, (\d+) unresolved/
+            .exec(l)
         ).find((m) => m);
         if (line) {
           summary = {
-            seen: Number(line[1]),
-            printed: Number(line[2]),
+            seen: Number(line[1]) + Number(line[2]),
+            printed: Number(line[1]),
             lost: Number(line[3]),
             unresolved: Number(line[4]),
           };

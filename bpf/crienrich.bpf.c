@@ -57,27 +57,43 @@ struct {
 } cgroup_scratch SEC(".maps");
 
 /*
- * Samples bpf_perf_event_output() could not write, per CPU (the ring was full). The
- * kernel reports a CPU's dropped samples to the reader only with that CPU's next sample;
- * this count is exact at any time, so user space reconciles with it when the trace ends.
+ * Samples bpf_perf_event_output() could not write, per CPU (the ring was full), by kind:
+ * key CRIENRICH_FAILED_EVENTS (exec and exit events), CRIENRICH_FAILED_CGROUP_SAMPLES.
+ * The kernel reports a CPU's dropped samples to the reader only with that CPU's next
+ * sample; these counts are exact at any time, so user space reconciles with them.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
+	__uint(max_entries, 2);
+	__type(key, enum crienrich_failed_kind);
 	__type(value, __u64);
 } output_failures SEC(".maps");
 
-static __always_inline void output(void *ctx, void *data, __u64 size)
+/*
+ * Mount namespace serials whose cgroup sample was written: one per namespace is enough
+ * (user space keeps it until the namespace is resolved), which keeps a storm of events in
+ * a just-started container from carrying 1.6 KiB each. LRU: an evicted entry only costs
+ * one more sample.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} cgroup_sent SEC(".maps");
+
+/* Writes a sample; returns false (and counts it under `kind`) when the ring was full. */
+static __always_inline bool output(void *ctx, void *data, __u64 size,
+				   enum crienrich_failed_kind kind)
 {
-	__u32 zero = 0;
 	__u64 *failures;
 
 	if (bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, data, size) == 0)
-		return;
-	failures = bpf_map_lookup_elem(&output_failures, &zero);
+		return true;
+	failures = bpf_map_lookup_elem(&output_failures, &kind);
 	if (failures)
 		*failures += 1;
+	return false;
 }
 
 static __always_inline __u64 task_mntns_id(struct task_struct *task)
@@ -227,6 +243,10 @@ static __always_inline void send_cgroup_sample(void *ctx, struct task_struct *ta
 	struct cgroup *cgrp;
 	__u32 zero = 0, flags = 0;
 
+	__u8 sent = 1;
+
+	if (bpf_map_lookup_elem(&cgroup_sent, &e->mntns_seq))
+		return;
 	s = bpf_map_lookup_elem(&cgroup_scratch, &zero);
 	if (!s)
 		return;
@@ -266,7 +286,8 @@ static __always_inline void send_cgroup_sample(void *ctx, struct task_struct *ta
 	if (cgrp && !(flags & CRIENRICH_CGROUP_COMPLETE) && !BPF_CORE_READ(cgrp, self.parent))
 		flags |= CRIENRICH_CGROUP_COMPLETE;
 	s->cgroup_flags = flags;
-	output(ctx, s, sizeof(*s));
+	if (output(ctx, s, sizeof(*s), CRIENRICH_FAILED_CGROUP_SAMPLES))
+		bpf_map_update_elem(&cgroup_sent, &e->mntns_seq, &sent, BPF_ANY);
 }
 
 /* Fills what exec and exit share; `task` is the current task, ids from task_ids(). */
@@ -355,7 +376,7 @@ int crienrich_exec(struct trace_event_raw_sched_process_exec *ctx)
 		len = 0;
 	if (flags & CRIENRICH_FLAG_MNTNS_UNKNOWN)
 		send_cgroup_sample(ctx, task, e);
-	output(ctx, e, __builtin_offsetof(struct crienrich_event, args) + len);
+	output(ctx, e, __builtin_offsetof(struct crienrich_event, args) + len, CRIENRICH_FAILED_EVENTS);
 	return 0;
 }
 
@@ -400,6 +421,6 @@ int crienrich_exit(void *ctx)
 	if (flags & CRIENRICH_FLAG_MNTNS_UNKNOWN)
 		send_cgroup_sample(ctx, task, e);
 	/* Exit events carry no strings: send the fixed head only (see event.h). */
-	output(ctx, e, __builtin_offsetof(struct crienrich_event, filename));
+	output(ctx, e, __builtin_offsetof(struct crienrich_event, filename), CRIENRICH_FAILED_EVENTS);
 	return 0;
 }

@@ -69,6 +69,12 @@ enum crienrich_cgroup_flag {
 	CRIENRICH_CGROUP_V1 = 1 << 1,
 };
 
+/* Keys of the `output_failures` map: what kind of sample could not be written. */
+enum crienrich_failed_kind {
+	CRIENRICH_FAILED_EVENTS = 0,         /* struct crienrich_event */
+	CRIENRICH_FAILED_CGROUP_SAMPLES = 1, /* struct crienrich_cgroup_sample */
+};
+
 /* Values of the `mntns_verdict` map (key: the mount namespace's `mntns_seq`, u64). */
 enum crienrich_verdict {
 	CRIENRICH_VERDICT_ALLOW = 1, /* send events from this mount namespace */
@@ -157,6 +163,7 @@ _Static_assert(sizeof(enum crienrich_event_type) == 4, "event type is 4 bytes");
 _Static_assert(sizeof(enum crienrich_event_flag) == 4, "event flags are 4 bytes");
 _Static_assert(sizeof(enum crienrich_verdict) == 1, "verdict is 1 byte");
 _Static_assert(sizeof(enum crienrich_cgroup_flag) == 4, "cgroup flags are 4 bytes");
+_Static_assert(sizeof(enum crienrich_failed_kind) == 4, "a failures key is 4 bytes");
 _Static_assert(__builtin_offsetof(struct crienrich_event, type) == 40, "u64s first");
 _Static_assert(__builtin_offsetof(struct crienrich_cgroup_sample, type) ==
 	       __builtin_offsetof(struct crienrich_event, type), "type at one offset in both");

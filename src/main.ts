@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { escapeControl } from "./output/escape.ts";
 import { CliError, errorMessage, ExitCode, UsageError } from "./errors.ts";
 import { LineWriter } from "./output/writer.ts";
 import type { CommandIO } from "./cli/io.ts";
@@ -39,9 +40,14 @@ Run "crienrich <command> --help" for a command's flags.`;
 export async function main(args: string[], io: CommandIO): Promise<number> {
   const [name, ...rest] = args;
   try {
-    if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    if (name === undefined) {
+      // Nothing asked: the usage is a complaint (stderr, exit 2), not output.
+      io.diagnostics(USAGE);
+      return ExitCode.Usage;
+    }
+    if (name === "help" || name === "--help" || name === "-h") {
       io.out.writeLine(USAGE);
-      return name === undefined ? ExitCode.Usage : ExitCode.Ok;
+      return ExitCode.Ok;
     }
     const command = COMMANDS[name];
     if (!command) {
@@ -51,15 +57,19 @@ export async function main(args: string[], io: CommandIO): Promise<number> {
     }
     return await command.run(rest, io);
   } catch (error) {
+    // Messages quote what the user typed and what containers named themselves: escaped, so
+    // an error is always one line without terminal control sequences.
     if (error instanceof CliError) {
-      io.diagnostics(`crienrich: ${error.message}`);
+      io.diagnostics(`crienrich: ${escapeControl(error.message)}`);
       return error.exitCode;
     }
     if (error instanceof Deno.errors.PermissionDenied) {
-      io.diagnostics(`crienrich: ${errorMessage(error)} (run as root)`);
+      io.diagnostics(`crienrich: ${escapeControl(errorMessage(error))} (run as root)`);
       return ExitCode.PermissionDenied;
     }
-    io.diagnostics(`crienrich: unexpected error: ${errorMessage(error).split("\n")[0]}`);
+    io.diagnostics(
+      `crienrich: unexpected error: ${escapeControl(errorMessage(error).split("\n")[0]!)}`,
+    );
     if (Deno.env.get("CRIENRICH_DEBUG")) io.diagnostics(String((error as Error)?.stack));
     return ExitCode.Failure;
   }

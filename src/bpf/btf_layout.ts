@@ -51,6 +51,7 @@ const ENUMS = [
   "crienrich_event_type",
   "crienrich_event_flag",
   "crienrich_cgroup_flag",
+  "crienrich_failed_kind",
   "crienrich_verdict",
 ];
 /** Exit samples end where the strings begin (see bpf/event.h). */

@@ -8,16 +8,16 @@
  */
 
 /** sha256 (hex) of bpf/crienrich.bpf.o as built with these sources. */
-export const OBJECT_SHA256 = "28500cd19a9e2f133ca0a8d39760de1fddee830c6729631a143b9b8c40636d3c";
+export const OBJECT_SHA256 = "b332ba4ca44e341d56520e0f3596657aa57745b8bfdc10e692743463aa0f2a92";
 /** Compiler, bpftool and libbpf header versions of the build. */
 export const TOOLCHAIN = "Debian clang version 14.0.6; bpftool v7.1.0; libbpf headers 1.1";
 /** sha256 (hex) of every build input, by repository-relative path. */
 export const SOURCE_SHA256: Readonly<Record<string, string>> = {
-  "bpf/crienrich.bpf.c": "c45511721e74032c0cb61ebb0090dcf788b1fcccc4ee6d72466f0325ab8606fa",
-  "bpf/event.h": "563c77770c2ac9e27834caceb37e68787e4c55228d2d1d6fc55c1fca56631e54",
+  "bpf/crienrich.bpf.c": "b518868534dbe5a3992a991e1daff47a646d3259595fa9d6584a330a2f08c995",
+  "bpf/event.h": "eed98b8b1cf8dbbcce3ab0c0e592c79380d08075cf2a2a5f7f95fd5bed4c018f",
   "bpf/vmlinux.h": "b0c25deba5befd86d507d8e96a5a989a431bc11f643812304213f8ac54274bc4",
   "scripts/bpf_build.sh": "ccd99831794690cdad024d20d087b966694da885a2b41fcc3a9f43a8d4ed3076",
-  "src/bpf/btf_layout.ts": "39e81257360e10bb33d1839d5dafa22f9da96440c244273f6bfcf817651c4c27",
+  "src/bpf/btf_layout.ts": "7ef51ce0ba78e3cb9d35adace81ff123073cf62abb8ccd0704d0293595b9b462",
 };
 
 /** Size of `struct crienrich_event` in bytes: the longest exec sample (argv full). */
@@ -98,6 +98,10 @@ export const CRIENRICH_FLAG_FILENAME_TRUNCATED = 4;
 export const CRIENRICH_CGROUP_COMPLETE = 1;
 /** `CRIENRICH_CGROUP_V1` of `enum crienrich_cgroup_flag`. */
 export const CRIENRICH_CGROUP_V1 = 2;
+/** `CRIENRICH_FAILED_EVENTS` of `enum crienrich_failed_kind`. */
+export const CRIENRICH_FAILED_EVENTS = 0;
+/** `CRIENRICH_FAILED_CGROUP_SAMPLES` of `enum crienrich_failed_kind`. */
+export const CRIENRICH_FAILED_CGROUP_SAMPLES = 1;
 /** `CRIENRICH_VERDICT_ALLOW` of `enum crienrich_verdict`. */
 export const CRIENRICH_VERDICT_ALLOW = 1;
 /** `CRIENRICH_VERDICT_DENY` of `enum crienrich_verdict`. */

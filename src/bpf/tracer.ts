@@ -17,6 +17,8 @@ import {
   CONFIG_FIELDS,
   CONFIG_RODATA_OFFSET,
   CONFIG_SIZE,
+  CRIENRICH_FAILED_CGROUP_SAMPLES,
+  CRIENRICH_FAILED_EVENTS,
   CRIENRICH_VERDICT_ALLOW,
   CRIENRICH_VERDICT_DENY,
 } from "./event_layout.gen.ts";
@@ -221,20 +223,30 @@ export class ProcessTracer implements Disposable {
     }
   }
   /**
-   * Samples the BPF programs could not write because a CPU's perf ring was full, summed
-   * over CPUs since the tracer opened: exact at any time, whereas the kernel reports a
-   * CPU's dropped samples to the reader only with that CPU's next sample.
+   * Samples the BPF programs could not write because a CPU's perf ring was full, per CPU
+   * (index = CPU number, as in lost reports), since the tracer opened: exact at any time,
+   * whereas the kernel reports a CPU's dropped samples to the reader only with that CPU's
+   * next sample. `events` counts exec and exit events, `cgroupSamples` cgroup samples.
    */
-  outputFailures(): bigint {
+  outputFailures(): { events: bigint[]; cgroupSamples: bigint[] } {
     this.#assertOpen("read output failures");
-    const cpus = this.#lib.possibleCpus();
-    const values = new BigUint64Array(cpus);
-    try {
-      this.#lib.lookupElem(this.#failuresFd, new Uint8Array(4), new Uint8Array(values.buffer));
-    } catch (error) {
-      throw wrap("read output failures", error);
-    }
-    return values.reduce((sum, v) => sum + v, 0n);
+    const read = (kind: number) => {
+      const values = new BigUint64Array(this.#lib.possibleCpus());
+      try {
+        this.#lib.lookupElem(
+          this.#failuresFd,
+          new Uint8Array(new Uint32Array([kind]).buffer),
+          new Uint8Array(values.buffer),
+        );
+      } catch (error) {
+        throw wrap("read output failures", error);
+      }
+      return [...values];
+    };
+    return {
+      events: read(CRIENRICH_FAILED_EVENTS),
+      cgroupSamples: read(CRIENRICH_FAILED_CGROUP_SAMPLES),
+    };
   }
   #assertOpen(action: string): void {
     if (this.#closed) throw new Error(`Cannot ${action}: the tracer is closed`);

@@ -5,17 +5,19 @@
  * @module
  */
 import { hostname } from "node:os";
-import { ExitCode, UsageError, WaitTimeoutError } from "../errors.ts";
+import { ExitCode, NotFoundError, UsageError, WaitTimeoutError } from "../errors.ts";
 import { describeColumns, renderStreamRow } from "../output/table.ts";
 import {
+  execArgsContain,
   execMatches,
+  globToRegExp,
   lostEventJson,
   type TimedEvent,
   TRACE_COLUMNS,
   traceEventJson,
 } from "../output/trace_event.ts";
 import { selectsEverything } from "../runtime/selector.ts";
-import { runTraceSession } from "../trace/session.ts";
+import { runTraceSession, type TraceSummary } from "../trace/session.ts";
 import { GLOBAL_HELP, parseCommandArgs, parseDurationMs, parseOutputFormat } from "./options.ts";
 import { describeSelector, SELECTOR_OPTIONS, selectorFromValues } from "./ps.ts";
 import { openRuntime } from "./context.ts";
@@ -24,14 +26,15 @@ import type { CommandIO } from "./io.ts";
 const HELP =
   `Usage: crienrich trace [--pod P] [-n NS] [--container C] [-l key=value]... [--all] [--host]
                        [--events exec,exit] [-o table|json] [--count N] [--duration D]
-                       [--until-exec PATTERN] [--buffer-pages N] [--resolve-wait D]
-                       [--libbpf PATH]
+                       [--until-exec PATTERN] [--until-args TEXT] [--runtime-helpers]
+                       [--buffer-pages N] [--resolve-wait D] [--libbpf PATH]
 
 Prints every process that starts (exec) or ends (exit) in the selected containers, joined
 in-process with its pod. The kernel filters by mount namespace, so unselected containers cost
 nothing. Containers that start during the trace are traced from their first process; a pod
-that does not exist yet is waited for. Stops on Ctrl-C, SIGTERM, --count or --duration, and
-prints a summary (events seen, printed, lost, unresolved) on stderr.
+that does not exist yet is waited for. Stops on Ctrl-C, SIGTERM, SIGHUP, --count or
+--duration, and prints a summary on stderr. Under a named selection only events proven to be
+its own are printed; a selection that matched nothing during the whole trace exits 5.
 
 Selection (ANDed; one of them, --all or --host is required):
       --pod P            pod name
@@ -46,9 +49,11 @@ Output and stopping:
   -o, --output F         table (default) or json (NDJSON, README "Trace events")
       --count N          stop after N printed events
       --duration D       stop after D (e.g. 30s)
-      --until-exec PAT   stop at the first exec whose binary path or argv[0] equals PAT, or
-                         whose command line contains it: exit code 0 when seen, 7 when
+      --until-exec PAT   stop at the first exec whose binary path, argv[0] or binary base
+                         name equals PAT (a glob: *, ?, [..]): exit code 0 when seen, 7 when
                          --duration (or Ctrl-C) ends the trace first
+      --until-args TEXT  the same, for the first exec whose command line contains TEXT
+      --runtime-helpers  also print the exits of runc's setup tasks (runc:[1:CHILD], ...)
       --buffer-pages N   perf buffer size per CPU in 4 KiB pages, a power of two (default 64)
       --resolve-wait D   how long an event of a new container waits for its pod (default 2s)
       --libbpf PATH      libbpf shared object to load (default: libbpf.so.1 from the system)
@@ -69,6 +74,8 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
     count: { type: "string" },
     duration: { type: "string" },
     "until-exec": { type: "string" },
+    "until-args": { type: "string" },
+    "runtime-helpers": { type: "boolean" },
     "buffer-pages": { type: "string" },
     "resolve-wait": { type: "string" },
     libbpf: { type: "string" },
@@ -108,9 +115,18 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
     ? 2000
     : parseDurationMs(values["resolve-wait"], "--resolve-wait");
   const untilExec = values["until-exec"];
-  if (untilExec !== undefined && !events.has("exec")) {
-    throw new UsageError("--until-exec needs exec events (--events exec or exec,exit)");
+  const untilArgs = values["until-args"];
+  for (const [flag, value] of [["--until-exec", untilExec], ["--until-args", untilArgs]]) {
+    if (value === undefined) continue;
+    if (value === "") throw new UsageError(`Invalid ${flag} "": expected a non-empty pattern`);
+    if (!events.has("exec")) {
+      throw new UsageError(`${flag} needs exec events (--events exec or exec,exit)`);
+    }
   }
+  const untilExecGlob = untilExec === undefined ? undefined : globToRegExp(untilExec);
+  const awaited = (event: Parameters<typeof execMatches>[0]) =>
+    (untilExecGlob !== undefined && execMatches(event, untilExecGlob)) ||
+    (untilArgs !== undefined && execArgsContain(event, untilArgs));
 
   const node = Deno.env.get("NODE_NAME") || hostname();
   // `pidNamespace` is `host`, or `node` with the inode and dev of the node container's PID
@@ -118,8 +134,9 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
   const { inventory, pidNamespace } = await openRuntime(global, io.diagnostics);
   const stop = Promise.withResolvers<void>();
   const onSignal = () => stop.resolve();
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  // A closed terminal or a dropped SSH session (SIGHUP) ends the trace like Ctrl-C.
+  for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, onSignal);
+  let waiting = false;
   let printed = 0;
   let matched = false;
   try {
@@ -128,6 +145,16 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
       selector: named || values.all ? selector : null,
       includeHost: values.host === true,
       printUnresolved: !named,
+      showRuntimeHelpers: values["runtime-helpers"] === true,
+      onSelectionSeen: (entry) => {
+        if (!waiting) return;
+        const what = entry.record ? `container "${entry.record.name}"` : "its pod sandbox";
+        io.diagnostics(
+          `crienrich: ${
+            describeSelector(selector)
+          } appeared: ${what} in pod ${entry.pod?.namespace}/${entry.pod?.name}`,
+        );
+      },
       ...(pidNamespace.kind === "node"
         ? { pidNamespaceInode: Number(pidNamespace.pidnsInode) }
         : {}),
@@ -148,6 +175,7 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
         // Printed once attached, so a trace that fails to start prints no table at all.
         if (format === "table") io.out.writeLine(renderStreamRow(TRACE_COLUMNS, "header"));
         if (named && selected.length === 0) {
+          waiting = true;
           io.diagnostics(`crienrich: waiting for ${describeSelector(selector)} to start`);
         } else {
           const what = values.all ? "every container" : named ? describeSelector(selector) : "";
@@ -156,7 +184,9 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
             ? ` in PID namespace pid:[${pidNamespace.pidnsInode}]`
             : "";
           io.diagnostics(
-            `crienrich: tracing ${what}${host}${pidns} (${selected.length} running containers selected)`,
+            `crienrich: tracing ${what}${host}${pidns} (${
+              plural(selected.length, "running container")
+            } selected)`,
           );
         }
       },
@@ -166,7 +196,7 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
           ? io.out.writeJson(traceEventJson(timed, node))
           : io.out.writeLine(renderStreamRow(TRACE_COLUMNS, timed));
         printed++;
-        if (untilExec !== undefined && execMatches(enriched.event, untilExec)) {
+        if (awaited(enriched.event)) {
           matched = true;
           return false;
         }
@@ -179,20 +209,54 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
           );}
       },
     });
-    io.diagnostics(
-      `crienrich: ${summary.seen} events seen, ${summary.printed} printed, ${summary.lost} lost, ${summary.unresolved} unresolved, ${summary.unproven} not proven to be the selection's`,
-    );
+    io.diagnostics(`crienrich: ${describeSummary(summary)}`);
+    if (named && !summary.selectionSeen) {
+      throw new NotFoundError(
+        `No container of ${describeSelector(selector)} ran during the trace`,
+      );
+    }
   } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
+    for (const signal of STOP_SIGNALS) Deno.removeSignalListener(signal, onSignal);
     inventory.client.close();
   }
-  if (untilExec !== undefined && !matched) {
+  if ((untilExec !== undefined || untilArgs !== undefined) && !matched) {
+    const what = untilExec !== undefined
+      ? `matching "${untilExec}"`
+      : `with arguments containing "${untilArgs}"`;
     throw new WaitTimeoutError(
-      `No exec matching "${untilExec}" in ${describeSelector(selector)} before the trace ended`,
+      `No exec ${what} in ${describeSelector(selector)} before the trace ended`,
     );
   }
   return ExitCode.Ok;
+}
+
+/** Signals that end a trace cleanly (summary printed, exit code 0). */
+const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/** "1 event", "2 events". */
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+/**
+ * The end-of-trace summary: events of the selection printed, events of other containers
+ * filtered in user space (sent before the kernel had their verdict), lost samples,
+ * unresolved events printed flagged, events not printed because not proven to be the
+ * selection's, and runtime helper exits hidden.
+ */
+export function describeSummary(summary: TraceSummary): string {
+  const parts = [
+    `${plural(summary.printed, "event")} printed`,
+    `${summary.filtered} of other containers filtered`,
+    `${summary.lost} lost`,
+    `${summary.unresolved} unresolved`,
+    `${summary.unproven} not proven to be the selection's`,
+  ];
+  if (summary.helpers > 0) parts.push(`${plural(summary.helpers, "runtime helper exit")} hidden`);
+  if (summary.lostCgroupSamples > 0) {
+    parts.push(`${plural(summary.lostCgroupSamples, "cgroup sample")} lost`);
+  }
+  return parts.join(", ");
 }
 
 function positiveInteger(text: string, flag: string): number {

@@ -30,6 +30,20 @@ export interface EnrichedEvent {
   unresolved: boolean;
 }
 
+/**
+ * runc's setup tasks, as `runc init` renames them (runc `libcontainer/nsenter/nsexec.c`):
+ * `runc:[0:PARENT]`, `runc:[1:CHILD]`, `runc:[2:INIT]`. They are forks of `runc init`, never
+ * exec'd inside the container, so they show only as exits; `runc:[1:CHILD]` joins the
+ * container's mount namespace before it exits, at every `kubectl exec`. Recognised by
+ * exit-only events of a task with such a name (a workload that renames itself so can hide
+ * its exits, not its execs).
+ */
+export function isRuntimeHelper(event: ProcessEvent): boolean {
+  return event.type === "exit" && RUNC_HELPER_COMM.test(event.comm);
+}
+
+const RUNC_HELPER_COMM = /^runc:\[[0-2]:[A-Z]+\]$/;
+
 /** Counters shown in the end-of-trace summary. */
 export interface PipelineCounts {
   /** Samples received from the kernel. */
@@ -42,6 +56,8 @@ export interface PipelineCounts {
   unresolved: number;
   /** Events not printed because they could not be proven to be the named selection's. */
   unproven: number;
+  /** Exits of the container runtime's setup tasks, not printed (see {@linkcode isRuntimeHelper}). */
+  helpers: number;
   /** Samples the kernel dropped (perf buffer full), from libbpf's lost callback. */
   lost: number;
 }
@@ -58,6 +74,8 @@ export interface PipelineOptions {
    * named selection: they are counted as unproven and dropped.
    */
   printUnresolved: boolean;
+  /** Print the exits of the runtime's setup tasks ({@linkcode isRuntimeHelper}). */
+  showRuntimeHelpers?: boolean;
   /** Called with a resolution failure (a CRI error); the event counts as unresolved. */
   onError?: (error: unknown) => void;
   /** When set, receives one line per event dropped as unproven (`--debug`). */
@@ -72,6 +90,7 @@ export class EventPipeline {
     filtered: 0,
     unresolved: 0,
     unproven: 0,
+    helpers: 0,
     lost: 0,
   };
   readonly #queue: ProcessEvent[] = [];
@@ -129,6 +148,10 @@ export class EventPipeline {
         this.#queue.shift();
         if (entry && !entry.selected) {
           this.counts.filtered++;
+          continue;
+        }
+        if (!this.#options.showRuntimeHelpers && isRuntimeHelper(event)) {
+          this.counts.helpers++;
           continue;
         }
         if (!entry && !this.#options.printUnresolved) {

@@ -172,11 +172,44 @@ export const TRACE_COLUMNS: readonly Column<TimedEvent>[] = [
 ];
 
 /**
- * True when an exec matches a `--until-exec` pattern: its binary path or argv[0] equals
- * the pattern, or its command line (argv joined by spaces) contains it.
+ * True when an exec matches a `--until-exec` pattern: its binary path, its `argv[0]`, or the
+ * binary's base name equals the pattern, which may be a glob (`*` and `?` within one path
+ * segment, `[abc]` classes). Text inside the arguments never matches: see
+ * {@linkcode execArgsContain}.
+ *
+ * @example execMatches(exec("/bin/sh", ["/bin/sh", "-c", "/bin/hostname"]), "/bin/hostname") // false
  */
-export function execMatches(event: ProcessEvent, pattern: string): boolean {
+export function execMatches(event: ProcessEvent, pattern: string | RegExp): boolean {
   if (event.type !== "exec") return false;
-  return event.binary === pattern || event.args[0] === pattern ||
-    event.args.join(" ").includes(pattern);
+  const glob = typeof pattern === "string" ? globToRegExp(pattern) : pattern;
+  const base = event.binary.slice(event.binary.lastIndexOf("/") + 1);
+  return glob.test(event.binary) || glob.test(event.args[0] ?? "") || glob.test(base);
+}
+
+/** True when an exec's command line (argv joined by spaces) contains `text` (`--until-args`). */
+export function execArgsContain(event: ProcessEvent, text: string): boolean {
+  return event.type === "exec" && event.args.join(" ").includes(text);
+}
+
+/**
+ * Compiles a shell-style glob into an anchored regular expression: `*` is any run of
+ * characters but `/`, `?` one such character, `[...]` a class (`[!...]` negated); anything
+ * else, and a `[` without its `]`, is literal.
+ */
+export function globToRegExp(glob: string): RegExp {
+  let source = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === "*") source += "[^/]*";
+    else if (c === "?") source += "[^/]";
+    else if (c === "[" && glob.indexOf("]", i + 2) !== -1) {
+      const end = glob.indexOf("]", i + 2);
+      const body = glob.slice(i + 1, end);
+      const negated = body.startsWith("!");
+      const members = (negated ? body.slice(1) : body).replace(/[\\\]^]/g, "\\$&");
+      source += `[${negated ? "^" : ""}${members}]`;
+      i = end;
+    } else source += c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  }
+  return new RegExp(`^${source}$`);
 }

@@ -15,7 +15,9 @@ import type { ContainerInventory } from "../runtime/inventory.ts";
 import { type ContainerSelector, matchesSelector } from "../runtime/selector.ts";
 import { ContainerResolver } from "../enrich/resolver.ts";
 import { WorkloadLookup } from "../enrich/workloads.ts";
-import { EnrichmentCache } from "../enrich/cache.ts";
+import { EnrichmentCache, type NamespaceEntry } from "../enrich/cache.ts";
+import { REORDER_MARGIN_NS, ReorderBuffer } from "../enrich/reorder.ts";
+import type { KernelSample } from "../bpf/mod.ts";
 import { type EnrichedEvent, EventPipeline, type PipelineCounts } from "../enrich/pipeline.ts";
 import type { ContainerRecord } from "../runtime/record.ts";
 import { mountNamespacesInUse } from "../runtime/proc.ts";
@@ -57,6 +59,10 @@ export interface TraceSessionOptions {
   onLost: (cpu: number, count: number, timeNs: bigint) => void;
   /** Called before each perf buffer drain and after it (batch the output in between). */
   batch?: { begin: () => void; end: () => void };
+  /** Print runc's setup tasks (`runc:[1:CHILD]` and the like); default: hidden. */
+  showRuntimeHelpers?: boolean;
+  /** Called the first time a namespace of the selection is decided (a pod appeared). */
+  onSelectionSeen?: (entry: NamespaceEntry) => void;
   /** Called once after start-up with the running containers the selection matches now. */
   onStarted?: (selected: ContainerRecord[]) => void;
   /** One-line notices (resolution failures). */
@@ -73,6 +79,14 @@ export interface TraceSummary extends PipelineCounts {
   resolutions: number;
   /** Why it stopped. */
   stoppedBy: "signal" | "duration" | "emit";
+  /** True when some container or pod sandbox of the selection ran during the trace. */
+  selectionSeen: boolean;
+  /**
+   * Cgroup samples the kernel could not write (ring full). `lost` counts exec and exit
+   * events only, exactly: every event made in a selected namespace was printed, filtered,
+   * hidden or lost.
+   */
+  lostCgroupSamples: number;
 }
 
 /**
@@ -94,6 +108,7 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
     ...(options.libbpfPath ? { libbpfPath: options.libbpfPath } : {}),
   });
   try {
+    let selectionSeen = false;
     const procRoot = join(options.hostRoot ?? "/", "proc");
     const lookup = new WorkloadLookup(options.inventory, { procRoot });
     const cache = new EnrichmentCache(new ContainerResolver(lookup, procRoot), {
@@ -103,6 +118,10 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
       onVerdict: (seq, allow, entry) => {
         if (allow) tracer.allowMountNamespace(seq);
         else tracer.denyMountNamespace(seq);
+        if (allow && entry.pod && !selectionSeen) {
+          selectionSeen = true;
+          options.onSelectionSeen?.(entry);
+        }
         const what = entry.record
           ? `${entry.pod?.namespace}/${entry.pod?.name}/${entry.record.name}`
           : entry.pod
@@ -119,12 +138,29 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
       cache,
       resolveWaitMs: options.resolveWaitMs,
       printUnresolved: options.printUnresolved,
+      showRuntimeHelpers: options.showRuntimeHelpers ?? false,
       emit: (event) => options.emit(event, tracer.bootTimeToWallClockNs(event.event.tsBootNs)),
       onError: (error) => options.diagnostics(`cannot resolve container: ${String(error)}`),
       ...(options.debug ? { debug: options.debug } : {}),
     });
-    const onEvent = (event: Parameters<EventPipeline["push"]>[0]) => pipeline.push(event);
+    // Samples of one drain are put in time order before the pipeline sees them (reorder.ts).
+    const reorder = new ReorderBuffer<KernelSample>();
+    let drainStartNs: bigint | undefined;
+    const onEvent = (sample: KernelSample) => {
+      drainStartNs ??= tracer.bootClockNs();
+      reorder.add(sample);
+    };
+    const release = (final: boolean) => {
+      const until = final ? undefined : (drainStartNs ?? tracer.bootClockNs()) - REORDER_MARGIN_NS;
+      drainStartNs = undefined;
+      if (reorder.size === 0) return;
+      for (const sample of until === undefined ? reorder.releaseAll() : reorder.release(until)) {
+        pipeline.push(sample);
+      }
+    };
+    const lostByCpu = new Map<number, bigint>();
     const onLost = (cpu: number, count: bigint) => {
+      lostByCpu.set(cpu, (lostByCpu.get(cpu) ?? 0n) + count);
       pipeline.addLost(Number(count));
       options.onLost(cpu, Number(count), BigInt(Date.now()) * 1_000_000n);
     };
@@ -132,9 +168,9 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
     // Attached: now see what the selection matches among running containers.
     const running = await options.inventory.list();
     const selector = options.selector;
-    options.onStarted?.(
-      selector === null ? [] : running.filter((r) => matchesSelector(r, selector)),
-    );
+    const matching = selector === null ? [] : running.filter((r) => matchesSelector(r, selector));
+    if (matching.length > 0) selectionSeen = true;
+    options.onStarted?.(matching);
 
     let stoppedBy: TraceSummary["stoppedBy"] | undefined;
     options.stopSignal.then(() => (stoppedBy ??= "signal"));
@@ -151,6 +187,7 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
       options.batch?.begin();
       try {
         await tracer.poll(100, onEvent, onLost);
+        release(false);
       } finally {
         options.batch?.end();
       }
@@ -160,9 +197,27 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
     // Events already read are still printed (bounded by the resolution wait).
     if (stoppedBy !== "emit") {
       await tracer.poll(0, onEvent, onLost);
+      release(true);
       await pipeline.flush();
     }
-    return { ...pipeline.counts, resolutions: cache.resolutions, stoppedBy };
+    // The kernel reports a CPU's dropped samples only with that CPU's next sample: what the
+    // BPF programs counted themselves and was not reported yet is reported now, and the
+    // summary counts lost events exactly, from the programs' own count.
+    const failures = tracer.outputFailures();
+    for (const [cpu, events] of failures.events.entries()) {
+      const failed = events + (failures.cgroupSamples[cpu] ?? 0n);
+      const missing = failed - (lostByCpu.get(cpu) ?? 0n);
+      if (missing > 0n) onLost(cpu, missing);
+    }
+    const sum = (values: bigint[]) => Number(values.reduce((a, b) => a + b, 0n));
+    return {
+      ...pipeline.counts,
+      lost: sum(failures.events),
+      lostCgroupSamples: sum(failures.cgroupSamples),
+      resolutions: cache.resolutions,
+      stoppedBy,
+      selectionSeen,
+    };
   } finally {
     tracer.close();
   }

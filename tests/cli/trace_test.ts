@@ -127,7 +127,7 @@ realTest("trace reports execs and exits of the selected pod only, enriched", asy
     await t.step("stderr ends with the summary line", () => {
       assert.match(
         stderr.at(-1)!,
-        /^crienrich: \d+ events seen, \d+ printed, 0 lost, 0 unresolved, \d+ not proven to be the selection's$/,
+        /^crienrich: \d+ events? printed, \d+ of other containers filtered, 0 lost, 0 unresolved, 0 not proven to be the selection's(, \d+ runtime helper exits? hidden)?$/,
       );
       assert.ok(
         stderr.some((line) =>
@@ -166,9 +166,9 @@ realTest("trace waits for a pod that does not exist yet and stops at --count", a
 
 realTest("trace --until-exec exits 0 on the awaited exec and 7 when it never comes", async () => {
   await withLab(async (lab) => {
-    const { app } = await setup(lab);
+    const { app, foo } = await setup(lab);
     const waiting = new TraceProcess(
-      ["--pod", "foo", "--until-exec", "awaited-marker", "--duration", "60s"],
+      ["--pod", "foo", "--until-args", "awaited-marker", "--duration", "60s"],
       lab.socket,
     );
     await waiting.waitFor(/^crienrich: tracing/);
@@ -177,6 +177,29 @@ realTest("trace --until-exec exits 0 on the awaited exec and 7 when it never com
     const seen = await waiting.finish();
     assert.equal(seen.code, ExitCode.Ok, seen.stderr.join("\n"));
     assert.deepEqual(seen.events.at(-1)!.process.args, ["/bin/echo", "awaited-marker"]);
+
+    // Exact: an entrypoint whose command line names /bin/hostname is not its exec.
+    for (const pattern of ["/bin/hostname", "host*"]) {
+      const exact = new TraceProcess(
+        ["--pod", "foo", "--until-exec", pattern, "--duration", "60s"],
+        lab.socket,
+      );
+      await exact.waitFor(/^crienrich: tracing/);
+      await lab.runContainer(foo, `gate-${pattern.length}`, [
+        "/bin/sh",
+        "-c",
+        "sleep 1; /bin/hostname",
+      ]);
+      const gated = await exact.finish();
+      assert.equal(gated.code, ExitCode.Ok, gated.stderr.join("\n"));
+      const last = gated.events.at(-1)!;
+      assert.equal(last.type, "exec");
+      assert.equal(last.process.binary, "/bin/hostname", JSON.stringify(last));
+      assert.ok(
+        gated.events.some((e) => e.process.args?.join(" ") === "/bin/sh -c sleep 1; /bin/hostname"),
+        "the entrypoint was printed before, without ending the trace",
+      );
+    }
 
     const never = new TraceProcess(
       ["--pod", "foo", "--until-exec", "never-runs", "--duration", "2s"],
@@ -208,17 +231,22 @@ realTest("trace counts lost samples when a burst overflows a tiny perf buffer", 
     trace.child.kill("SIGTERM");
     const { code, events, stderr } = await trace.finish();
     assert.equal(code, ExitCode.Ok);
-    const lost = events.filter((e) => e.type === "lost").reduce((n, e) => n + (e.lost ?? 0), 0);
-    assert.ok(lost > 0, "lost records in the NDJSON output");
-    const summary = /(\d+) events seen, (\d+) printed, (\d+) lost/.exec(stderr.at(-1)!);
-    assert.ok(summary);
-    assert.equal(Number(summary[3]), lost);
-    assert.equal(events.filter((e) => e.type !== "lost").length, Number(summary[2]));
-    // No sample is counted twice: 3000 execs and 3000 exits of /bin/true, plus a few of the
-    // shell and runc. (A lower bound would be wrong: the kernel reports a ring's lost count
-    // only at its next successful write, so drops at the very end can go unreported.)
-    assert.ok(Number(summary[1]) + lost <= 6100, stderr.join("\n"));
-    assert.ok(Number(summary[1]) + lost > 3000, stderr.join("\n"));
+    const lostRecords = events.filter((e) => e.type === "lost")
+      .reduce((n, e) => n + (e.lost ?? 0), 0);
+    assert.ok(lostRecords > 0, "lost records in the NDJSON output");
+    const summary =
+      /^crienrich: (\d+) events? printed, 0 of other containers filtered, (\d+) lost, 0 unresolved, 0 not proven to be the selection's(?:, (\d+) runtime helper exits? hidden)?(?:, (\d+) cgroup samples? lost)?$/
+        .exec(stderr.at(-1)!);
+    assert.ok(summary, stderr.join("\n"));
+    const [printed, lost, helpers, lostCgroup] = summary.slice(1).map((n) => Number(n ?? 0));
+    assert.ok(lost! > 0);
+    // The NDJSON lost records count every sample the kernel dropped, cgroup samples too.
+    assert.equal(lostRecords, lost! + lostCgroup!);
+    assert.equal(events.filter((e) => e.type !== "lost").length, printed);
+    // Exact: 3000 execs and exits of /bin/true, the exec and exit of the shell, and the
+    // exit of runc's helper that joined the container for ExecSync: each printed, hidden
+    // or lost, once.
+    assert.equal(printed! + helpers! + lost!, 6003, stderr.join("\n"));
   });
 });
 
@@ -286,6 +314,100 @@ realTest(
       assert.ok(entry, "the entrypoint of the container in the reused namespace");
       assert.equal(entry.container?.id, fresh);
       assert.equal(entry.pod?.name, "foo");
+    });
+  },
+);
+
+realTest(
+  "trace: the CI gate's edges (a misspelled pod, SIGHUP, --count with ExecSync)",
+  async (t) => {
+    await withLab(async (lab) => {
+      const { app } = await setup(lab);
+
+      await t.step("a selection that never matched exits with the not-found code", async () => {
+        const trace = new TraceProcess(["--pod", "nope", "--duration", "2s"], lab.socket);
+        const { code, stderr } = await trace.finish();
+        assert.equal(code, ExitCode.NotFound, stderr.join("\n"));
+        assert.equal(stderr[0], 'crienrich: waiting for pod "nope" to start');
+        assert.equal(stderr.at(-1), 'crienrich: No container of pod "nope" ran during the trace');
+      });
+
+      await t.step("SIGHUP ends the trace like SIGTERM: summary, exit 0", async () => {
+        const trace = new TraceProcess(["--pod", "foo", "--duration", "60s"], lab.socket);
+        await trace.waitFor(/^crienrich: tracing pod "foo"/);
+        trace.child.kill("SIGHUP");
+        const { code, stderr } = await trace.finish();
+        assert.equal(code, ExitCode.Ok);
+        assert.match(stderr.at(-1)!, /^crienrich: \d+ events? printed, /);
+      });
+
+      await t.step(
+        "--count 1 with one ExecSync prints the command, not runc's helper",
+        async () => {
+          const trace = new TraceProcess(["--pod", "foo", "--count", "1"], lab.socket);
+          await trace.waitFor(/^crienrich: tracing pod "foo"/);
+          await lab.exec(app, ["/bin/echo", "count-marker"]);
+          const { code, events } = await trace.finish();
+          assert.equal(code, ExitCode.Ok);
+          assert.equal(events.length, 1);
+          assert.deepEqual(events[0]!.process.args, ["/bin/echo", "count-marker"]);
+        },
+      );
+
+      await t.step("an awaited pod's appearance is announced", async () => {
+        const trace = new TraceProcess(
+          ["--pod", "later", "-n", "demo", "--count", "1", "--duration", "60s"],
+          lab.socket,
+        );
+        await trace.waitFor(/^crienrich: waiting for pod "later"/);
+        await lab.runPod({ name: "later", namespace: "demo", cgroupParent: "kubelet" });
+        const { code, stderr } = await trace.finish();
+        assert.equal(code, ExitCode.Ok);
+        assert.ok(
+          stderr.includes(
+            'crienrich: pod "later", namespace "demo" appeared: its pod sandbox in pod demo/later',
+          ),
+          stderr.join("\n"),
+        );
+      });
+    });
+  },
+);
+
+realTest(
+  "trace keeps causal order across CPUs: parents before children, exec before exit",
+  async () => {
+    await withLab(async (lab) => {
+      const { app } = await setup(lab);
+      const trace = new TraceProcess(["--pod", "foo", "--duration", "60s"], lab.socket);
+      await trace.waitFor(/^crienrich: tracing pod "foo"/);
+      // Six concurrent process trees on both CPUs, each a shell starting short children.
+      await lab.exec(app, [
+        "/bin/sh",
+        "-c",
+        "for t in 1 2 3 4 5 6; do /bin/sh -c 'for i in 1 2 3 4 5 6 7 8; do /bin/true; done' & done; wait",
+      ]);
+      await new Promise((r) => setTimeout(r, 1000));
+      trace.child.kill("SIGINT");
+      const { code, events } = await trace.finish();
+      assert.equal(code, ExitCode.Ok);
+      const times = events.map((e) => e.time);
+      const execAt = new Map<number, number>();
+      let trues = 0;
+      events.forEach((e, index) => {
+        if (index > 0) assert.ok(times[index - 1]! <= times[index]!, `time order at ${index}`);
+        if (e.type === "exec") {
+          execAt.set(e.process.pid, index);
+          const parent = execAt.get(e.process.ppid);
+          // A parent that exec'd in the pod is printed before its child's exec.
+          if (parent !== undefined) assert.ok(parent < index);
+          if (e.process.binary === "/bin/true") trues++;
+        }
+        if (e.type === "exit" && execAt.has(e.process.pid)) {
+          assert.ok(execAt.get(e.process.pid)! < index, `exec before exit of ${e.process.pid}`);
+        }
+      });
+      assert.equal(trues, 48, "every /bin/true exec");
     });
   },
 );

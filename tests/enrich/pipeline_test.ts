@@ -92,6 +92,7 @@ Deno.test("EventPipeline emits in push order and resolves a new namespace once",
     filtered: 0,
     unresolved: 0,
     unproven: 0,
+    helpers: 0,
     lost: 0,
   });
 });
@@ -192,6 +193,7 @@ Deno.test("EventPipeline drops an unproven event under a named selection, and fi
     filtered: 2,
     unresolved: 0,
     unproven: 1,
+    helpers: 0,
     lost: 0,
   });
 });

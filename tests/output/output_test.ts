@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { escapeControl } from "../../src/output/escape.ts";
 import { type Column, describeColumns, renderTable } from "../../src/output/table.ts";
 import { LineWriter } from "../../src/output/writer.ts";
+import { execArgsContain, execMatches, globToRegExp } from "../../src/output/trace_event.ts";
 
 Deno.test("escapeControl() makes C0, C1, DEL and line separators visible", () => {
   assert.equal(escapeControl("plain text é ✓"), "plain text é ✓");
@@ -71,4 +72,23 @@ Deno.test("LineWriter.hold() gathers whole lines into one write until flush()", 
   writer.hold();
   writer.writeLine("x".repeat(70 * 1024));
   assert.equal(writes.length, 3, "a held batch past 64 KiB is written at once");
+});
+
+Deno.test("execMatches() matches the binary, argv[0] or the base name, never the arguments", () => {
+  const exec = (binary: string, args: string[]) =>
+    ({ type: "exec", binary, args }) as unknown as Parameters<typeof execMatches>[0];
+  const entrypoint = exec("/bin/sh", ["/bin/sh", "-c", "sleep 1; /bin/hostname"]);
+  assert.equal(execMatches(entrypoint, "/bin/hostname"), false);
+  assert.equal(execMatches(entrypoint, "hostname"), false);
+  assert.equal(execArgsContain(entrypoint, "/bin/hostname"), true);
+  const hostname = exec("/bin/hostname", ["hostname"]);
+  for (const pattern of ["/bin/hostname", "hostname", "host*", "/bin/h?stname", "[gh]ostname"]) {
+    assert.equal(execMatches(hostname, pattern), true, pattern);
+  }
+  for (const pattern of ["/bin/host", "*name/x", "/*", "[!h]ostname", "host.ame"]) {
+    assert.equal(execMatches(hostname, pattern), false, pattern);
+  }
+  // busybox re-exec: the file is /proc/self/exe, argv[0] names the applet.
+  assert.equal(execMatches(exec("/proc/self/exe", ["/bin/app"]), "/bin/app"), true);
+  assert.equal(globToRegExp("a[b").test("a[b"), true, "an unclosed class is literal");
 });

@@ -143,7 +143,7 @@ switch (mode) {
     const [dir, token] = [args[0]!, args[1]!];
     const lab = await Lab.start(dir);
     try {
-      const until = ["--duration", "25s", "--until-exec"];
+      const until = ["--duration", "25s", "--until-args"];
       const podTrace = startTrace(
         ["--pod", "foo", "-n", "demo", ...until, `pod-end-${token}`],
         lab.socket,
@@ -177,7 +177,7 @@ switch (mode) {
       await lab.exec(barId, ["/bin/echo", `bar-${token}`]);
       const nodeEcho = { pid: await echoHere(`node-${token}`), ppid: Deno.pid };
 
-      // Ends both traces (--until-exec), each after all of the above has been read from
+      // Ends both traces (--until-args), each after all of the above has been read from
       // every CPU's buffer (their drain interval is at most 50 ms).
       await new Promise((r) => setTimeout(r, 300));
       await lab.exec(fooId, ["/bin/echo", `pod-end-${token}`]);

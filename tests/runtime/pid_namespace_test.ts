@@ -272,7 +272,7 @@ realTest(
         });
 
         await t.step(
-          "trace --pod: the pod's exec, enriched, and exit 0 on --until-exec",
+          "trace --pod: the pod's exec, enriched, and exit 0 on --until-args",
           async () => {
             const child = spawnWithHostRoot(root, [
               "trace",
@@ -284,7 +284,7 @@ realTest(
               "json",
               "--events",
               "exec",
-              "--until-exec",
+              "--until-args",
               "hello-from-a-pid-namespace",
               "--duration",
               "30s",
@@ -494,8 +494,8 @@ realTest(
         const node = r.nodeTrace;
         const context = (t: { events: TraceLine[]; stderr: string[] }) =>
           `${t.stderr.join("\n")}\n${t.events.map((e) => JSON.stringify(e)).join("\n")}`;
-        assert.equal(pod.code, 0, `--until-exec pod-end matched:\n${context(pod)}`);
-        assert.equal(node.code, 0, `--until-exec node-end matched:\n${context(node)}`);
+        assert.equal(pod.code, 0, `--until-args pod-end matched:\n${context(pod)}`);
+        assert.equal(node.code, 0, `--until-args node-end matched:\n${context(node)}`);
         assert.match(pod.stderr[0]!, /^crienrich: waiting for pod "foo", namespace "demo"/);
         assert.equal(
           node.stderr[0],
