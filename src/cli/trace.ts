@@ -5,7 +5,14 @@
  * @module
  */
 import { hostname } from "node:os";
-import { ExitCode, NotFoundError, UsageError, WaitTimeoutError } from "../errors.ts";
+import {
+  ExitCode,
+  NotFoundError,
+  PermissionError,
+  UsageError,
+  WaitTimeoutError,
+} from "../errors.ts";
+import { missingTraceCapabilities, ownCapEff } from "../runtime/capabilities.ts";
 import { describeColumns, renderStreamRow } from "../output/table.ts";
 import {
   execArgsContain,
@@ -128,6 +135,14 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
     (untilExecGlob !== undefined && execMatches(event, untilExecGlob)) ||
     (untilArgs !== undefined && execArgsContain(event, untilArgs));
 
+  const missing = missingTraceCapabilities(ownCapEff());
+  if (missing.length > 0) {
+    throw new PermissionError(
+      `Cannot trace: this process lacks ${
+        missing.join("; ")
+      }: run as root, or grant those capabilities`,
+    );
+  }
   const node = Deno.env.get("NODE_NAME") || hostname();
   // `pidNamespace` is `host`, or `node` with the inode and dev of the node container's PID
   // namespace that the tracer reports pids in; a `blind` one has already stopped here.

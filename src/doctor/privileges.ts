@@ -11,39 +11,33 @@
  * @module
  */
 import { ExitCode } from "../errors.ts";
-import { type Check, fail, ok, type Outcome, warn } from "./check.ts";
+import {
+  CAP_BPF,
+  CAP_PERFMON,
+  CAP_SYS_ADMIN,
+  CAP_SYS_PTRACE,
+  hasCapability,
+  missingTraceCapabilities,
+  parseCapEff,
+} from "../runtime/capabilities.ts";
 
-/** Capability bit numbers (include/uapi/linux/capability.h). */
-export const CAP_SYS_ADMIN = 21;
-/** Performance monitoring: perf_event_open(2), BPF tracing attach (Linux 5.8). */
-export const CAP_PERFMON = 38;
-/** BPF programs and maps without CAP_SYS_ADMIN (Linux 5.8). */
-export const CAP_BPF = 39;
+export { CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, parseCapEff };
+import { type Check, fail, ok, type Outcome, warn } from "./check.ts";
 
 const NAMES: readonly [number, string][] = [
   [CAP_BPF, "CAP_BPF"],
   [CAP_PERFMON, "CAP_PERFMON"],
   [CAP_SYS_ADMIN, "CAP_SYS_ADMIN"],
+  [CAP_SYS_PTRACE, "CAP_SYS_PTRACE"],
 ];
 
-/**
- * Reads the effective capability set from the text of `/proc/<pid>/status` (proc(5): the
- * `CapEff:` line, 16 hex digits).
- *
- * @example parseCapEff("CapEff:\t000001fffeffffff\n") // 0x1fffeffffffn
- * @throws {SyntaxError} when there is no `CapEff:` line with a hex number.
- */
-export function parseCapEff(statusText: string): bigint {
-  const match = /^CapEff:\s*([0-9a-fA-F]+)\s*$/m.exec(statusText);
-  if (!match?.[1]) throw new SyntaxError("Cannot find a CapEff line in /proc/self/status");
-  return BigInt(`0x${match[1]}`);
-}
-
-const has = (caps: bigint, bit: number) => ((caps >> BigInt(bit)) & 1n) === 1n;
+const has = hasCapability;
 
 /**
  * Judges a uid and effective capability set:
- * - uid 0 with `CAP_SYS_ADMIN`, or `CAP_BPF` and `CAP_PERFMON`: `ok`;
+ * - uid 0 with `CAP_SYS_ADMIN`, or `CAP_BPF` and `CAP_PERFMON`, and `CAP_SYS_PTRACE`
+ *   (the set `trace` checks, `missingTraceCapabilities`): `ok`;
+ * - uid 0 with the BPF ones but not `CAP_SYS_PTRACE`: `fail`, exit code 4;
  * - another uid with those capabilities: `warn` (the kernel would allow it, crienrich
  *   requires uid 0; the `bpf` check then fails);
  * - anything else: `fail`, exit code 4.
@@ -54,8 +48,16 @@ export function judgePrivileges(uid: number, capEff: bigint): Outcome {
   const enough = has(capEff, CAP_SYS_ADMIN) || (has(capEff, CAP_BPF) && has(capEff, CAP_PERFMON));
   const caps = present.length
     ? `has ${present.join(", ")}`
-    : "has none of CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN";
-  if (uid === 0 && enough) return ok(`uid 0, CapEff ${hex} ${caps}`);
+    : "has none of CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, CAP_SYS_PTRACE";
+  const missing = missingTraceCapabilities(capEff);
+  if (uid === 0 && missing.length === 0) return ok(`uid 0, CapEff ${hex} ${caps}`);
+  if (uid === 0 && enough) {
+    return fail(
+      `uid 0, CapEff ${hex} ${caps}, but lacks ${missing.join(", ")}`,
+      "add the capability SYS_PTRACE (deploy/daemonset.yaml has it)",
+      ExitCode.PermissionDenied,
+    );
+  }
   if (uid === 0) {
     return fail(
       `uid 0 but CapEff ${hex} lacks CAP_SYS_ADMIN and CAP_BPF+CAP_PERFMON (an unprivileged container?)`,

@@ -100,6 +100,9 @@ export class EventPipeline {
   #draining: Promise<void> = Promise.resolve();
   #running = false;
   #stopped = false;
+  #hurried = false;
+  /** Ends the resolution wait in progress, if any. */
+  #wake: (() => void) | undefined;
 
   constructor(options: PipelineOptions) {
     this.#options = options;
@@ -179,11 +182,22 @@ export class EventPipeline {
     }
   }
 
+  /**
+   * Stops waiting for resolutions: the wait in progress ends now and later ones do not wait,
+   * so {@linkcode flush} ends promptly (a trace's deadline is near). Events still unresolved
+   * then are handled as unresolved.
+   */
+  hurry(): void {
+    this.#hurried = true;
+    this.#wake?.();
+  }
+
   async #waitForResolution(event: ProcessEvent) {
     const { cache, resolveWaitMs = 2000 } = this.#options;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), resolveWaitMs);
+      this.#wake = () => resolve(undefined);
+      timer = setTimeout(() => resolve(undefined), this.#hurried ? 0 : resolveWaitMs);
     });
     try {
       const cgroup = this.#cgroups.get(event.mntnsSeq);

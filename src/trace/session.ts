@@ -24,6 +24,26 @@ import { mountNamespacesInUse } from "../runtime/proc.ts";
 import { cgroupLayout } from "../runtime/cgroup.ts";
 import { join } from "node:path";
 
+/**
+ * After Ctrl-C or SIGTERM, how long events of new namespaces may still wait for their
+ * lookup before the trace ends without them, in ms.
+ */
+const STOP_GRACE_MS = 500;
+
+/** `promise`'s value, or undefined when `deadline` (ms since the epoch) passes first. */
+async function beforeDeadline<T>(promise: Promise<T>, deadline: number): Promise<T | undefined> {
+  if (deadline === Infinity) return await promise;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Options of {@linkcode runTraceSession}. */
 export interface TraceSessionOptions {
   inventory: ContainerInventory;
@@ -97,6 +117,8 @@ export interface TraceSummary extends PipelineCounts {
  * @throws {RuntimeUnavailableError} from listing the runtime's containers.
  */
 export async function runTraceSession(options: TraceSessionOptions): Promise<TraceSummary> {
+  // The duration counts from the start: loading, attaching and listing are part of it.
+  const deadline = options.durationMs === undefined ? Infinity : Date.now() + options.durationMs;
   const tracer = ProcessTracer.open({
     traceExec: options.traceExec,
     traceExit: options.traceExit,
@@ -165,8 +187,9 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
       options.onLost(cpu, Number(count), BigInt(Date.now()) * 1_000_000n);
     };
 
-    // Attached: now see what the selection matches among running containers.
-    const running = await options.inventory.list();
+    // Attached: now see what the selection matches among running containers (a runtime
+    // slower than the deadline does not hold the trace past it).
+    const running = await beforeDeadline(options.inventory.list(), deadline) ?? [];
     const selector = options.selector;
     const matching = selector === null ? [] : running.filter((r) => matchesSelector(r, selector));
     if (matching.length > 0) selectionSeen = true;
@@ -174,7 +197,6 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
 
     let stoppedBy: TraceSummary["stoppedBy"] | undefined;
     options.stopSignal.then(() => (stoppedBy ??= "signal"));
-    const deadline = options.durationMs === undefined ? Infinity : Date.now() + options.durationMs;
     const sweepEvery = options.sweepIntervalMs ?? 60_000;
     let nextSweep = Date.now() + sweepEvery;
     while (stoppedBy === undefined) {
@@ -194,11 +216,13 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
       if (pipeline.stopped) stoppedBy = "emit";
       else if (Date.now() >= deadline) stoppedBy = "duration";
     }
-    // Events already read are still printed (bounded by the resolution wait).
+    // Events already read are still printed; at a deadline without waiting for lookups.
     if (stoppedBy !== "emit") {
       await tracer.poll(0, onEvent, onLost);
       release(true);
+      const grace = setTimeout(() => pipeline.hurry(), stoppedBy === "duration" ? 0 : STOP_GRACE_MS);
       await pipeline.flush();
+      clearTimeout(grace);
     }
     // The kernel reports a CPU's dropped samples only with that CPU's next sample: what the
     // BPF programs counted themselves and was not reported yet is reported now, and the

@@ -48,12 +48,13 @@ Deno.test("parseCapEff() reads the CapEff line and rejects a status without one"
   assert.throws(() => parseCapEff("Name:\tdeno\n"), SyntaxError);
 });
 
-Deno.test("judgePrivileges() accepts root with CAP_SYS_ADMIN or CAP_BPF+CAP_PERFMON only", () => {
-  const bpf = 1n << 39n, perfmon = 1n << 38n, sysAdmin = 1n << 21n;
+Deno.test("judgePrivileges() accepts root with CAP_SYS_ADMIN or CAP_BPF+CAP_PERFMON, and CAP_SYS_PTRACE", () => {
+  const bpf = 1n << 39n, perfmon = 1n << 38n, sysAdmin = 1n << 21n, ptrace = 1n << 19n;
   const cases: [number, bigint, string, number | undefined][] = [
     [0, 0x1fffeffffffn, "ok", undefined], // this lab: everything but CAP_SYS_RESOURCE
     [0, 0x3fffffffffn, "ok", undefined], // root on a kernel before 5.8: no CAP_BPF bit
-    [0, bpf | perfmon, "ok", undefined],
+    [0, bpf | perfmon | ptrace, "ok", undefined],
+    [0, bpf | perfmon, "fail", ExitCode.PermissionDenied], // cannot read containers' namespaces
     [0, bpf, "fail", ExitCode.PermissionDenied], // CAP_BPF alone cannot attach tracepoints
     [0, 0xa80425fbn, "fail", ExitCode.PermissionDenied], // docker's default set
     [1000, bpf | perfmon | sysAdmin, "warn", undefined], // crienrich insists on uid 0
@@ -66,6 +67,7 @@ Deno.test("judgePrivileges() accepts root with CAP_SYS_ADMIN or CAP_BPF+CAP_PERF
     assert.equal(outcome.hint === null, status === "ok");
   }
   assert.match(judgePrivileges(NOBODY, 0n).detail, /uid 65534, CapEff 0{16} has none of/);
+  assert.match(judgePrivileges(0, bpf | perfmon).detail, /lacks CAP_SYS_PTRACE/);
 });
 
 Deno.test("judgeKernel() fails below 4.18, warns below 5.8, accepts 5.8 and later", () => {

@@ -411,3 +411,59 @@ realTest(
     });
   },
 );
+
+realTest(
+  "trace with reduced capabilities names what is missing, and keeps its deadline",
+  async () => {
+    await withLab(async (lab) => {
+      await setup(lab);
+      const run = async (caps: string) => {
+        const started = Date.now();
+        const output = await new Deno.Command("setpriv", {
+          args: [
+            `--bounding-set=-all,${caps}`,
+            Deno.execPath(),
+            "run",
+            "--allow-all",
+            "--quiet",
+            mainPath,
+            "trace",
+            "--pod",
+            "foo",
+            "-o",
+            "json",
+            "--duration",
+            "2s",
+            "-r",
+            lab.socket,
+          ],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+        return {
+          code: output.code,
+          stdout: decode(output.stdout),
+          stderr: decode(output.stderr).trim().split("\n"),
+          ms: Date.now() - started,
+        };
+      };
+      // uid 0 with only CAP_BPF and CAP_PERFMON: containers' namespaces are out of reach.
+      const reduced = await run("+bpf,+perfmon");
+      assert.equal(reduced.code, ExitCode.PermissionDenied, reduced.stderr.join("\n"));
+      assert.deepEqual(reduced.stderr, [
+        "crienrich: Cannot trace: this process lacks CAP_SYS_PTRACE (reading other processes' mount namespaces): run as root, or grant those capabilities",
+      ]);
+      assert.equal(reduced.stdout, "");
+      // With CAP_SYS_PTRACE too it traces, and stops at its deadline.
+      const enough = await run("+bpf,+perfmon,+sys_ptrace,+dac_override,+dac_read_search");
+      assert.equal(enough.code, ExitCode.Ok, enough.stderr.join("\n"));
+      assert.match(
+        enough.stderr[0]!,
+        /^crienrich: tracing pod "foo" \(1 running container selected\)$/,
+      );
+      // Deno's start (about 1 s here) plus the 2 s duration plus at most a second.
+      assert.ok(enough.ms < 6000, `took ${enough.ms} ms`);
+    });
+  },
+);
