@@ -451,7 +451,7 @@ async function main(): Promise<number> {
       let summary: TracerResult["summary"] = null;
       if (c.name === "crienrich") {
         const line = tracer.stderrLines.map((l) =>
-          /crienrich: (\d+) events? printed, (\d+) of other containers filtered, (\d+) lost, (\d+) unresolved/
+          /crienrich: (\d+) events? printed, (\d+) other events filtered, (\d+) lost, (\d+) unresolved/
             .exec(l)
         ).find((m) => m);
         if (line) {

@@ -262,7 +262,7 @@ function plural(count: number, noun: string): string {
 export function describeSummary(summary: TraceSummary): string {
   const parts = [
     `${plural(summary.printed, "event")} printed`,
-    `${summary.filtered} of other containers filtered`,
+    `${summary.filtered} other events filtered`,
     `${summary.lost} lost`,
     `${summary.unresolved} unresolved`,
     `${summary.unproven} not proven to be the selection's`,

@@ -165,7 +165,7 @@ realTest("--pod foo prints only foo's events while the host and other pods churn
     }
     assert.match(
       stderr.at(-1)!,
-      /^crienrich: \d+ events? printed, \d+ of other containers filtered, 0 lost, 0 unresolved, /,
+      /^crienrich: \d+ events? printed, \d+ other events filtered, 0 lost, 0 unresolved, /,
     );
   });
 });
