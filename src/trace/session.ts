@@ -220,7 +220,10 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
     if (stoppedBy !== "emit") {
       await tracer.poll(0, onEvent, onLost);
       release(true);
-      const grace = setTimeout(() => pipeline.hurry(), stoppedBy === "duration" ? 0 : STOP_GRACE_MS);
+      const grace = setTimeout(
+        () => pipeline.hurry(),
+        stoppedBy === "duration" ? 0 : STOP_GRACE_MS,
+      );
       await pipeline.flush();
       clearTimeout(grace);
     }
