@@ -298,3 +298,45 @@ kernelTest(
     );
   },
 );
+
+kernelTest(
+  "cgroupV1 names the v1 memory hierarchy's cgroup (nodes without a v2 tree)",
+  async () => {
+    const memory = "/sys/fs/cgroup/memory";
+    if (!Deno.statSync(memory).isDirectory) throw new Error(`this test needs ${memory}`);
+    using tracer = ProcessTracer.open({ ...base, cgroupV1: true });
+    const leaf = crypto.randomUUID().replaceAll("-", "").repeat(2);
+    const parent = `${memory}/crienrich-v1-${leaf.slice(0, 8)}`;
+    Deno.mkdirSync(`${parent}/${leaf}`, { recursive: true });
+    try {
+      const out = await run("/bin/sh", [
+        "-c",
+        `echo $$ > ${parent}/${leaf}/cgroup.procs && exec unshare ${UNSHARE.join(" ")} ` +
+        `'readlink /proc/$$/ns/mnt; /bin/echo in-v1-cgroup'`,
+      ]);
+      const mntns = parseMntns(out.split("\n")[0]!);
+      let sample: CgroupSample | undefined;
+      const deadline = Date.now() + 3000;
+      while (Date.now() < deadline && !sample) {
+        await tracer.poll(50, (e) => {
+          if (e.type === "cgroup" && e.mntnsId === mntns) sample ??= e;
+        }, () => {});
+      }
+      assert.ok(sample, "a cgroup sample of the namespace");
+      assert.deepEqual(sample.segments, [`crienrich-v1-${leaf.slice(0, 8)}`, leaf]);
+      assert.equal(sample.v1, true);
+      assert.equal(sample.complete, true);
+    } finally {
+      // The shell has exited; the kernel empties the cgroup before rmdir may succeed.
+      for (let i = 0; i < 50; i++) {
+        try {
+          Deno.removeSync(`${parent}/${leaf}`);
+          Deno.removeSync(parent);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    }
+  },
+);
