@@ -9,31 +9,63 @@ import type { ContainerRecord } from "../runtime/record.ts";
 import { parseCgroupPath } from "../runtime/cgroup.ts";
 import { cgroupPathOfPid, mountNamespaceIdOfPid } from "../runtime/proc.ts";
 import { ExitCode, NotFoundError, UsageError } from "../errors.ts";
-import { GLOBAL_HELP, parseCommandArgs } from "./options.ts";
+import { GLOBAL_HELP, parseCommandArgs, parseOutputFormat } from "./options.ts";
 import { openInventory } from "./context.ts";
 import type { CommandIO } from "./io.ts";
 
-const HELP = `Usage: crienrich inspect <container-id | unique id prefix | pid:N | cgroup:ID>
+/** The kernel's largest pid (PID_MAX_LIMIT, include/linux/threads.h, 64-bit). */
+export const PID_MAX_LIMIT = 4_194_304;
+
+const HELP =
+  `Usage: crienrich inspect <container-id | unique id prefix | pid:N | cgroup:ID> [-o json]
 
 Prints the container record as one JSON object (field reference: README "Container record").
-  pid:N       the container a host process belongs to (by its cgroup, else its mount namespace)
-  cgroup:ID   the container whose cgroup v2 id is ID (as bpf_get_current_cgroup_id())
-An unknown id, an ambiguous prefix or a pid outside any container is an error (exit code 5).
+  pid:N       the container a host process belongs to (by its cgroup, else its mount namespace);
+              N from 1 to ${PID_MAX_LIMIT}
+  cgroup:ID   the container whose cgroup v2 id is ID (as bpf_get_current_cgroup_id()), a u64
+An unknown id, an ambiguous prefix or a pid outside any container is an error (exit code 5);
+a malformed reference is a usage error (exit code 2).
+
+Flags:
+  -o, --output F       json, the only format (accepted so scripts can say it, as for ps)
 
 ${GLOBAL_HELP}`;
+
+/** The largest cgroup id: they are u64 (kernfs node ids). */
+const U64_MAX = 2n ** 64n - 1n;
 
 /** A parsed `inspect` argument. */
 export type InspectTarget =
   | { kind: "prefix"; prefix: string }
   | { kind: "pid"; pid: number }
-  | { kind: "cgroup"; cgroupId: number };
+  | { kind: "cgroup"; cgroupId: bigint };
 
-/** Parses the `inspect` argument. @throws {UsageError} */
+/**
+ * Parses the `inspect` argument: a hex id prefix, `pid:N` (1 to {@linkcode PID_MAX_LIMIT})
+ * or `cgroup:ID` (1 to 2^64-1, parsed exactly as a bigint).
+ * @throws {UsageError} on anything else, pid 0, a negative or out-of-range number
+ * @example parseInspectTarget("cgroup:18446744073709551615") // { kind: "cgroup", cgroupId: 18446744073709551615n }
+ */
 export function parseInspectTarget(text: string): InspectTarget {
-  let match = /^pid:(\d+)$/.exec(text);
-  if (match) return { kind: "pid", pid: Number(match[1]) };
-  match = /^cgroup:(\d+)$/.exec(text);
-  if (match) return { kind: "cgroup", cgroupId: Number(match[1]) };
+  const [, kind, number] = /^(pid|cgroup):(.*)$/.exec(text) ?? [];
+  if (kind === "pid") {
+    const pid = /^[1-9]\d{0,9}$/.test(number!) ? Number(number) : NaN;
+    if (!(pid <= PID_MAX_LIMIT)) {
+      throw new UsageError(
+        `Invalid pid "${number}" in "${text}": expected a number from 1 to ${PID_MAX_LIMIT}`,
+      );
+    }
+    return { kind: "pid", pid };
+  }
+  if (kind === "cgroup") {
+    const id = /^[1-9]\d{0,19}$/.test(number!) ? BigInt(number!) : 0n;
+    if (id < 1n || id > U64_MAX) {
+      throw new UsageError(
+        `Invalid cgroup id "${number}" in "${text}": expected a number from 1 to 2^64-1`,
+      );
+    }
+    return { kind: "cgroup", cgroupId: id };
+  }
   if (/^[0-9a-f]{1,64}$/.test(text)) return { kind: "prefix", prefix: text };
   throw new UsageError(
     `Invalid container reference "${text}": expected a hex id or prefix, pid:N or cgroup:ID`,
@@ -58,7 +90,11 @@ export function findRecord(
       what = `container "${target.prefix}"`;
       break;
     case "cgroup":
-      matches = records.filter((r) => r.cgroup_id === target.cgroupId);
+      // Compared as u64: a record's id is a number, exact below 2^53 (inode numbers).
+      matches = records.filter((r) =>
+        r.cgroup_id !== null && Number.isSafeInteger(r.cgroup_id) &&
+        BigInt(r.cgroup_id) === target.cgroupId
+      );
       what = `container with cgroup id ${target.cgroupId}`;
       break;
     case "pid":
@@ -93,14 +129,19 @@ async function pidFacts(
 
 /** Runs `crienrich inspect`. Returns the exit code. @throws {CliError} */
 export async function runInspect(args: string[], io: CommandIO): Promise<ExitCode> {
-  const { positionals, global } = parseCommandArgs("inspect", args, {}, true);
+  const { values, positionals, global } = parseCommandArgs("inspect", args, {
+    output: { type: "string", short: "o" },
+  }, true);
   if (global.help) {
     io.out.writeLine(HELP);
     return ExitCode.Ok;
   }
+  // The record is JSON already: -o json is accepted (as ps and trace take -o), nothing else.
+  parseOutputFormat(values.output, ["json"] as const, "json");
   if (positionals.length !== 1) {
+    const got = positionals.length === 0 ? "none" : positionals.map((p) => `"${p}"`).join(", ");
     throw new UsageError(
-      `inspect takes exactly one container reference, got ${positionals.length} (see "crienrich inspect --help")`,
+      `inspect takes exactly one container reference, got ${got} (see "crienrich inspect --help")`,
     );
   }
   const target = parseInspectTarget(positionals[0]!);

@@ -10,7 +10,8 @@ import {
   matchesSelector,
   parseLabelSelector,
 } from "../runtime/selector.ts";
-import { ExitCode, NotFoundError } from "../errors.ts";
+import { ExitCode, NotFoundError, UsageError } from "../errors.ts";
+import { escapeControl } from "../output/escape.ts";
 import { GLOBAL_HELP, parseCommandArgs, parseOutputFormat } from "./options.ts";
 import { openInventory } from "./context.ts";
 import type { CommandIO } from "./io.ts";
@@ -83,23 +84,58 @@ export const SELECTOR_OPTIONS = {
   label: { type: "string", short: "l", multiple: true },
 } as const;
 
-/** Builds a selector from parsed {@linkcode SELECTOR_OPTIONS}. @throws {UsageError} */
+// deno-lint-ignore no-control-regex -- finding control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** A selector value must name something: not empty, no control characters. */
+function checkName(value: string | undefined, flag: string, what: string): void {
+  if (value === undefined) return;
+  if (value === "") throw new UsageError(`Invalid ${flag} "": expected a ${what}`);
+  // No kubelet-created name or label holds one; refusing them keeps messages one line.
+  if (CONTROL.test(value)) {
+    throw new UsageError(`Invalid ${flag} "${value}": contains control characters`);
+  }
+}
+
+/**
+ * Builds a selector from parsed {@linkcode SELECTOR_OPTIONS}.
+ * @throws {UsageError} on an empty `--pod`, `-n` or `--container`, a label without a key
+ *   (`-l =x`), or a value with control characters.
+ */
 export function selectorFromValues(values: {
   pod?: string;
   namespace?: string;
   container?: string;
   label?: string[];
 }): ContainerSelector {
+  checkName(values.pod, "--pod", "pod name");
+  checkName(values.namespace, "-n", "namespace");
+  checkName(values.container, "--container", "container name");
+  for (const item of values.label ?? []) checkName(item, "-l", "label selector key=value");
+  const labels = parseLabelSelector(values.label ?? []);
+  if ("" in labels) {
+    const bad = (values.label ?? []).flatMap((i) => i.split(",")).find((i) => /^\s*=/.test(i));
+    throw new UsageError(`Invalid label selector "${bad ?? ""}": expected key=value`);
+  }
   return {
     ...(values.pod !== undefined ? { pod: values.pod } : {}),
     ...(values.namespace !== undefined ? { namespace: values.namespace } : {}),
     ...(values.container !== undefined ? { container: values.container } : {}),
-    labels: parseLabelSelector(values.label ?? []),
+    labels,
   };
 }
 
-/** One line naming what a selector asked for, e.g. `pod "foo" in namespace "demo"`. */
+/**
+ * One line naming what a selector asked for, e.g. `pod "foo", namespace "demo"`, with
+ * control characters escaped (`\x1b`), since it quotes what the user typed and is printed
+ * in diagnostics as well as in errors.
+ */
 export function describeSelector(selector: ContainerSelector): string {
+  return escapeControl(selectorText(selector));
+}
+
+/** {@linkcode describeSelector} unescaped, for error messages (`src/main.ts` escapes those). */
+function selectorText(selector: ContainerSelector): string {
   const parts = [
     selector.container !== undefined ? `container "${selector.container}"` : "",
     selector.pod !== undefined ? `pod "${selector.pod}"` : "",
@@ -141,7 +177,7 @@ export async function runPs(args: string[], io: CommandIO): Promise<ExitCode> {
   if (named && records.length === 0) {
     throw new NotFoundError(
       `No ${selector.includeStopped ? "" : "running "}container matches ${
-        describeSelector(selector)
+        selectorText(selector)
       } on ${inventory.client.socketPath}`,
     );
   }

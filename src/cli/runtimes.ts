@@ -4,10 +4,15 @@
  *
  * @module
  */
-import { type EndpointProbe, probeAll, readEndpointSettings } from "../runtime/discovery.ts";
+import {
+  type EndpointProbe,
+  noRuntimeError,
+  probeAll,
+  readEndpointSettings,
+} from "../runtime/discovery.ts";
 import { type Column, describeColumns, renderTable } from "../output/table.ts";
 import { GLOBAL_HELP, parseCommandArgs, parseOutputFormat } from "./options.ts";
-import { ExitCode, PermissionError, RuntimeUnavailableError } from "../errors.ts";
+import { ExitCode } from "../errors.ts";
 import type { CommandIO } from "./io.ts";
 
 const COLUMNS: readonly Column<EndpointProbe>[] = [
@@ -47,7 +52,8 @@ ${GLOBAL_HELP}`;
  * Runs `crienrich runtimes`: prints every probe, then returns 0 when one answered.
  * @throws {UsageError} on bad flags
  * @throws {PermissionError} when every socket found denies access (after printing)
- * @throws {RuntimeUnavailableError} when none answered (after printing)
+ * @throws {RuntimeUnavailableError} when none answered (after printing), worded as
+ *   every command words it (`noRuntimeError`)
  */
 export async function runRuntimes(args: string[], io: CommandIO): Promise<ExitCode> {
   const { values, global } = parseCommandArgs("runtimes", args, {
@@ -77,14 +83,6 @@ export async function runRuntimes(args: string[], io: CommandIO): Promise<ExitCo
     for (const line of renderTable(COLUMNS, probes)) io.out.writeLine(line);
   }
   if (probes.some((p) => p.status === "ok")) return ExitCode.Ok;
-  // As connectRuntime: sockets that exist but deny access mean "run as root" (exit 4).
-  const present = probes.filter((p) => p.status !== "missing");
-  const named = present.length > 0 ? present : probes.length === 1 ? probes : [];
-  const tried = named.length > 0
-    ? named.map((p) => `${p.endpoint} (${p.status})`).join(", ")
-    : "no well-known socket exists";
-  if (present.length > 0 && present.every((p) => p.status === "permission denied")) {
-    throw new PermissionError(`No container runtime answered: ${tried} (run as root)`);
-  }
-  throw new RuntimeUnavailableError(`No container runtime answered: ${tried}`);
+  // The same line as ps, inspect and trace print when no runtime answers.
+  throw noRuntimeError(probes, global.timeoutMs);
 }

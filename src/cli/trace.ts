@@ -61,7 +61,8 @@ Output and stopping:
                          --duration (or Ctrl-C) ends the trace first
       --until-args TEXT  the same, for the first exec whose command line contains TEXT
       --runtime-helpers  also print the exits of runc's setup tasks (runc:[1:CHILD], ...)
-      --buffer-pages N   perf buffer size per CPU in 4 KiB pages, a power of two (default 64)
+      --buffer-pages N   perf buffer size per CPU in 4 KiB pages, a power of two from 1 to
+                         4096 (16 MiB; default 64)
       --resolve-wait D   how long an event of a new container waits for its pod (default 2s)
       --libbpf PATH      libbpf shared object to load (default: libbpf.so.1 from the system)
 
@@ -111,9 +112,9 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
   const count = values.count === undefined ? undefined : positiveInteger(values.count, "--count");
   const pages = values["buffer-pages"] === undefined
     ? undefined
-    : positiveInteger(values["buffer-pages"], "--buffer-pages");
+    : positiveInteger(values["buffer-pages"], "--buffer-pages", MAX_BUFFER_PAGES);
   if (pages !== undefined && (pages & (pages - 1)) !== 0) {
-    throw new UsageError(`Invalid --buffer-pages "${pages}": expected a power of two`);
+    throw new UsageError(`Invalid --buffer-pages "${pages}": must be a power of two`);
   }
   const durationMs = values.duration === undefined
     ? undefined
@@ -274,10 +275,14 @@ export function describeSummary(summary: TraceSummary): string {
   return parts.join(", ");
 }
 
-function positiveInteger(text: string, flag: string): number {
+/** Largest `--buffer-pages`: 4096 pages of 4 KiB = 16 MiB per CPU. */
+const MAX_BUFFER_PAGES = 4096;
+
+function positiveInteger(text: string, flag: string, max = Number.MAX_SAFE_INTEGER): number {
   const value = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value <= 0) {
-    throw new UsageError(`Invalid ${flag} "${text}": expected a positive integer`);
+    throw new UsageError(`Invalid ${flag} "${text}": must be a positive integer`);
   }
+  if (value > max) throw new UsageError(`Invalid ${flag} "${text}": must be at most ${max}`);
   return value;
 }

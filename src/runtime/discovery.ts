@@ -14,8 +14,15 @@ import {
   type EndpointCandidate,
   endpointCandidates,
   type EndpointSettings,
+  endpointSourceName,
 } from "./endpoints.ts";
-import { CliError, errorMessage, PermissionError, RuntimeUnavailableError } from "../errors.ts";
+import {
+  CliError,
+  errorMessage,
+  ExitCode,
+  PermissionError,
+  RuntimeUnavailableError,
+} from "../errors.ts";
 
 /** Outcome of probing one socket. */
 export type ProbeStatus =
@@ -158,33 +165,73 @@ export interface ConnectedRuntime {
  * else the first well-known socket whose `Version` answers.
  *
  * @param onSkip called with one line per well-known socket skipped (for `--debug`).
- * @throws {RuntimeUnavailableError} when no candidate answers, naming each one tried.
- * @throws {PermissionError} when the only reachable sockets deny access.
+ * @throws {RuntimeUnavailableError|PermissionError} when no candidate answers, worded by
+ *   {@linkcode noRuntimeError} as `crienrich runtimes` words it.
  */
 export async function connectRuntime(
   options: DiscoveryOptions,
   onSkip: (line: string) => void = () => {},
 ): Promise<ConnectedRuntime> {
   const candidates = endpointCandidates(options);
-  const failures: { probe: EndpointProbe; error: CliError }[] = [];
+  const probes: EndpointProbe[] = [];
   for (const candidate of candidates) {
     const { probe, error } = await probeEndpoint(candidate, options.timeoutMs);
     if (!error) {
       return { client: new CriClient(candidate.path, { timeoutMs: options.timeoutMs }), probe };
     }
-    if (candidate.source !== "well-known") throw error;
-    onSkip(`skip ${probe.endpoint}: ${probe.status}`);
-    failures.push({ probe, error });
+    if (candidate.source === "well-known") onSkip(`skip ${probe.endpoint}: ${probe.status}`);
+    probes.push(probe);
   }
-  const present = failures.filter((f) => f.probe.status !== "missing");
-  if (present.length > 0 && present.every((f) => f.error instanceof PermissionError)) {
-    throw present[0]!.error;
+  throw noRuntimeError(probes, options.timeoutMs ?? DEFAULT_CRI_TIMEOUT_MS);
+}
+
+/**
+ * Why no runtime answered, in the one form every command uses (`runtimes`, `ps`, `inspect`,
+ * `trace`; `doctor`'s runtime check says the same): what was tried, then what to do.
+ *
+ * @param probes every candidate tried, none ok
+ * @param timeoutMs the deadline each call had, in milliseconds (named for "no answer")
+ * @returns `tried` (`"/x" (refused), ...`), `hint`, and the exit code: 4 when every
+ *   socket found denied access, else 3
+ * @example describeNoRuntime([{ endpoint: "unix:///x", source: "flag", status: "missing" }], 3000)
+ *   // { tried: '"/x" (missing)', hint: "check the endpoint named by --runtime-endpoint, or start the runtime", ... }
+ */
+export function describeNoRuntime(
+  probes: readonly EndpointProbe[],
+  timeoutMs: number,
+): { tried: string; hint: string; exitCode: ExitCode } {
+  const present = probes.filter((p) => p.status !== "missing");
+  const shown = present.length > 0 ? present : probes.length === 1 ? probes : [];
+  const tried = shown.length > 0
+    ? shown.map((p) =>
+      `"${p.endpoint.replace(/^unix:\/\//, "")}" (${p.status}${
+        p.status === "no answer" ? ` within ${timeoutMs} ms` : ""
+      })`
+    ).join(", ")
+    : `none of the ${probes.length} well-known sockets exists`;
+  if (present.length > 0 && present.every((p) => p.status === "permission denied")) {
+    return { tried, hint: "run as root", exitCode: ExitCode.PermissionDenied };
   }
-  if (present.length === 1) throw present[0]!.error;
-  const tried = present.length > 0
-    ? present.map((f) => `${f.probe.endpoint} (${f.probe.status})`).join(", ")
-    : "no well-known socket exists";
-  throw new RuntimeUnavailableError(
-    `No container runtime found: ${tried}; set --runtime-endpoint or CONTAINER_RUNTIME_ENDPOINT`,
-  );
+  const named = probes.length === 1 && probes[0]!.source !== "well-known"
+    ? probes[0]!.source as Exclude<EndpointProbe["source"], "well-known">
+    : undefined;
+  let hint = named
+    ? `check the endpoint named by ${endpointSourceName(named)}, or start the runtime`
+    : "start the runtime, or name its socket with --runtime-endpoint or CONTAINER_RUNTIME_ENDPOINT";
+  if (present.some((p) => p.status === "no answer")) hint = `raise --timeout, or ${hint}`;
+  return { tried, hint, exitCode: ExitCode.RuntimeUnavailable };
+}
+
+/**
+ * The error for "no runtime answered" (see {@linkcode describeNoRuntime}):
+ * `No container runtime found: "/x" (refused); start the runtime, or ...`.
+ * @returns a {@linkcode PermissionError} when every socket found denied access, else a
+ *   {@linkcode RuntimeUnavailableError}.
+ */
+export function noRuntimeError(probes: readonly EndpointProbe[], timeoutMs: number): CliError {
+  const { tried, hint, exitCode } = describeNoRuntime(probes, timeoutMs);
+  const message = `No container runtime found: ${tried}; ${hint}`;
+  return exitCode === ExitCode.PermissionDenied
+    ? new PermissionError(message)
+    : new RuntimeUnavailableError(message);
 }

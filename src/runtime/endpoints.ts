@@ -12,8 +12,9 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join, normalize } from "node:path";
 import { endpointToSocketPath } from "./cri_client.ts";
+import { UsageError } from "../errors.ts";
 
 /** A socket where a CRI runtime commonly listens. */
 export interface WellKnownEndpoint {
@@ -87,19 +88,51 @@ export function crictlRuntimeEndpoint(yamlText: string): string | undefined {
 }
 
 /**
- * The sockets to try, in order. When an override (flag, env or crictl.yaml) is set it is the
- * only candidate: an operator who names a runtime means that one.
+ * The socket path an endpoint names: `unix:///path` or `/path`.
  *
- * @throws {UsageError} when the override is not a unix endpoint.
+ * @param endpoint the endpoint as the operator wrote it
+ * @param what where it came from, for the message (`--runtime-endpoint`, ...)
+ * @throws {UsageError} when it is empty, not a unix endpoint, or names no socket path
+ *   (`unix://`, `/`, a path ending in `/`).
+ * @example runtimeEndpointPath("unix:///run/containerd/containerd.sock", "--runtime-endpoint")
+ *   // "/run/containerd/containerd.sock"
+ */
+export function runtimeEndpointPath(endpoint: string, what: string): string {
+  if (endpoint.trim() === "") {
+    throw new UsageError(`Invalid ${what} "${endpoint}": expected unix:///path or /path`);
+  }
+  const path = endpointToSocketPath(endpoint);
+  if (path.endsWith("/") || normalize(path) === "/") {
+    throw new UsageError(
+      `Invalid ${what} "${endpoint}": names no socket path, expected unix:///path or /path`,
+    );
+  }
+  return path;
+}
+
+const SOURCE_NAMES: Record<Exclude<EndpointSource, "well-known">, string> = {
+  flag: "--runtime-endpoint",
+  env: "CONTAINER_RUNTIME_ENDPOINT",
+  "crictl.yaml": "runtime-endpoint in crictl.yaml",
+};
+
+/**
+ * The sockets to try, in order. When an override (flag, env or crictl.yaml) is set it is the
+ * only candidate: an operator who names a runtime means that one. An empty flag is an error,
+ * never "unset" (an empty `CONTAINER_RUNTIME_ENDPOINT` is unset, as for crictl).
+ *
+ * @throws {UsageError} when the override is not a unix endpoint naming a socket path.
  */
 export function endpointCandidates(settings: EndpointSettings): EndpointCandidate[] {
-  const override: [string | undefined, EndpointSource][] = [
+  const override: [string | undefined, Exclude<EndpointSource, "well-known">][] = [
     [settings.flag, "flag"],
-    [settings.env, "env"],
+    [settings.env || undefined, "env"],
     [settings.crictlYaml ? crictlRuntimeEndpoint(settings.crictlYaml) : undefined, "crictl.yaml"],
   ];
   for (const [endpoint, source] of override) {
-    if (endpoint) return [{ path: endpointToSocketPath(endpoint), source }];
+    if (endpoint !== undefined) {
+      return [{ path: runtimeEndpointPath(endpoint, SOURCE_NAMES[source]), source }];
+    }
   }
   const root = settings.hostRoot ?? "/";
   return WELL_KNOWN_ENDPOINTS.map((known) => ({
@@ -107,6 +140,11 @@ export function endpointCandidates(settings: EndpointSettings): EndpointCandidat
     source: "well-known",
     usedBy: known.usedBy,
   }));
+}
+
+/** What names an override endpoint, for messages: `--runtime-endpoint`, ... */
+export function endpointSourceName(source: Exclude<EndpointSource, "well-known">): string {
+  return SOURCE_NAMES[source];
 }
 
 /** Path of crictl.yaml under a host root. */

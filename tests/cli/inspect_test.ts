@@ -21,9 +21,49 @@ const records = [
 Deno.test("parseInspectTarget() reads prefixes, pid:N and cgroup:ID", () => {
   assert.deepEqual(parseInspectTarget("ab12"), { kind: "prefix", prefix: "ab12" });
   assert.deepEqual(parseInspectTarget("pid:42"), { kind: "pid", pid: 42 });
-  assert.deepEqual(parseInspectTarget("cgroup:253"), { kind: "cgroup", cgroupId: 253 });
-  for (const bad of ["", "XYZ", "pid:", "pid:-1", "cgroup:x", "g".repeat(3), "a".repeat(65)]) {
-    assert.throws(() => parseInspectTarget(bad), UsageError, bad);
+  assert.deepEqual(parseInspectTarget("cgroup:253"), { kind: "cgroup", cgroupId: 253n });
+  for (const bad of ["", "XYZ", "g".repeat(3), "a".repeat(65), "pid", "cgroup"]) {
+    assert.throws(
+      () => parseInspectTarget(bad),
+      (e: Error) =>
+        e instanceof UsageError &&
+        e.message ===
+          `Invalid container reference "${bad}": expected a hex id or prefix, pid:N or cgroup:ID`,
+    );
+  }
+});
+
+Deno.test("parseInspectTarget() refuses pid 0, negative, garbage and out-of-range pids", () => {
+  assert.deepEqual(parseInspectTarget("pid:1"), { kind: "pid", pid: 1 });
+  assert.deepEqual(parseInspectTarget("pid:4194304"), { kind: "pid", pid: 4194304 });
+  for (const bad of ["0", "-1", "", "x", "1.5", "007", "4194305", "99999999999999999999"]) {
+    assert.throws(
+      () => parseInspectTarget(`pid:${bad}`),
+      (e: Error) =>
+        e instanceof UsageError &&
+        e.message === `Invalid pid "${bad}" in "pid:${bad}": expected a number from 1 to 4194304`,
+    );
+  }
+});
+
+Deno.test("parseInspectTarget() parses cgroup ids as exact u64 values", () => {
+  // 2^53 + 1 is not a double: it must survive as itself.
+  assert.deepEqual(parseInspectTarget("cgroup:9007199254740993"), {
+    kind: "cgroup",
+    cgroupId: 9007199254740993n,
+  });
+  assert.deepEqual(parseInspectTarget("cgroup:18446744073709551615"), {
+    kind: "cgroup",
+    cgroupId: 18446744073709551615n,
+  });
+  for (const bad of ["0", "-1", "", "x", "0x10", "18446744073709551616", "1".repeat(30)]) {
+    assert.throws(
+      () => parseInspectTarget(`cgroup:${bad}`),
+      (e: Error) =>
+        e instanceof UsageError &&
+        e.message ===
+          `Invalid cgroup id "${bad}" in "cgroup:${bad}": expected a number from 1 to 2^64-1`,
+    );
   }
 });
 
@@ -46,5 +86,13 @@ Deno.test("findRecord() matches pids by container id, then by mount namespace", 
   );
   assert.equal(findRecord(records, { kind: "pid", pid: 7 }, { mntnsId: 102 }).id, records[2]!.id);
   assert.throws(() => findRecord(records, { kind: "pid", pid: 7 }, { mntnsId: 5 }), NotFoundError);
-  assert.equal(findRecord(records, { kind: "cgroup", cgroupId: 11 }).id, records[1]!.id);
+  assert.equal(findRecord(records, { kind: "cgroup", cgroupId: 11n }).id, records[1]!.id);
+  // Compared as u64: a record's id beyond 2^53 - 1 is not exact, so it proves nothing, and an
+  // id that rounds to a record's as a double does not match it.
+  const big = [
+    rec("ef78".padEnd(64, "0"), 2 ** 53 - 1, 103),
+    rec("ef90".padEnd(64, "0"), 2 ** 53, 104),
+  ];
+  assert.equal(findRecord(big, { kind: "cgroup", cgroupId: 2n ** 53n - 1n }).id, big[0]!.id);
+  assert.throws(() => findRecord(big, { kind: "cgroup", cgroupId: 2n ** 53n + 1n }), NotFoundError);
 });

@@ -157,7 +157,8 @@ realTest("ps and inspect report real pods, containers, pids and cgroup ids", asy
       assert.match(unknown.stderr, /^crienrich: No container "ffffffffffff" in the runtime\n$/);
       const host = await runCli(["inspect", "pid:1"], env);
       assert.equal(host.code, ExitCode.NotFound);
-      const missing = await runCli(["inspect", "pid:999999999"], env);
+      // pid_max is at most 4194304 (PID_MAX_LIMIT): no process has that pid.
+      const missing = await runCli(["inspect", "pid:4194304"], env);
       assert.equal(missing.code, ExitCode.NotFound);
       assert.equal(missing.stderr.split("\n").filter(Boolean).length, 1);
       const bad = await runCli(["inspect", "xyz"], env);

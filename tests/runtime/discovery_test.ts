@@ -330,19 +330,19 @@ Deno.test("connectRuntime() names every present well-known socket that failed", 
     (error: unknown) => {
       assert.ok(error instanceof RuntimeUnavailableError, String(error));
       assert.match(error.message, /^No container runtime found: /);
-      assert.ok(error.message.includes(`unix://${refused} (refused)`), error.message);
-      assert.ok(error.message.includes(`unix://${notSocket} (not a socket)`), error.message);
+      assert.ok(error.message.includes(`"${refused}" (refused)`), error.message);
+      assert.ok(error.message.includes(`"${notSocket}" (not a socket)`), error.message);
       return true;
     },
   );
   assert.equal(skipped.length, WELL_KNOWN_ENDPOINTS.length);
   assert.ok(skipped.includes(`skip unix://${refused}: refused`), skipped.join("\n"));
-  // Only one present: its own error, which names its path.
+  // Only one present: the same form, naming it.
   await Deno.remove(notSocket);
   await assert.rejects(
     connectRuntime({ hostRoot, timeoutMs: SHORT_TIMEOUT_MS }),
     RuntimeUnavailableError,
-    `"${refused}": connection refused`,
+    `No container runtime found: "${refused}" (refused); start the runtime, or name its socket`,
   );
 });
 
@@ -354,7 +354,10 @@ Deno.test("connectRuntime() with an empty hostRoot throws No container runtime f
     (error: unknown) => {
       assert.ok(error instanceof RuntimeUnavailableError, String(error));
       assert.equal(error.exitCode, 3);
-      assert.match(error.message, /^No container runtime found: no well-known socket exists; /);
+      assert.match(
+        error.message,
+        /^No container runtime found: none of the 8 well-known sockets exists; start the runtime, /,
+      );
       assert.match(error.message, /--runtime-endpoint/);
       return true;
     },

@@ -157,10 +157,33 @@ Deno.test("endpointCandidates() prefers flag over env over crictl.yaml over well
     endpointCandidates({ crictlYaml: CRICTL, hostRoot: "/host" }),
     [{ path: "/from/crictl.sock", source: "crictl.yaml" }],
   );
-  // Empty values are not overrides.
-  const fallThrough = endpointCandidates({ flag: "", env: "", crictlYaml: 'runtime-endpoint: ""' });
+  // An empty environment variable or crictl.yaml value is no override (as for crictl).
+  const fallThrough = endpointCandidates({ env: "", crictlYaml: 'runtime-endpoint: ""' });
   assert.equal(fallThrough.length, WELL_KNOWN_ENDPOINTS.length);
   assert.ok(fallThrough.every((c) => c.source === "well-known"));
+});
+
+Deno.test("endpointCandidates() rejects an empty or pathless flag instead of falling back", () => {
+  for (
+    const [flag, message] of [
+      ["", 'Invalid --runtime-endpoint "": expected unix:///path or /path'],
+      [
+        "unix://",
+        'Invalid --runtime-endpoint "unix://": names no socket path, expected unix:///path or /path',
+      ],
+      ["/", 'Invalid --runtime-endpoint "/": names no socket path, expected unix:///path or /path'],
+      [
+        "unix:///run/",
+        'Invalid --runtime-endpoint "unix:///run/": names no socket path, expected unix:///path or /path',
+      ],
+    ]
+  ) {
+    assert.throws(
+      () => endpointCandidates({ flag: flag!, env: "/from/env.sock" }),
+      (e: Error) => e instanceof UsageError && e.message === message,
+      flag,
+    );
+  }
 });
 
 Deno.test("endpointCandidates() lists every well-known socket in table order by default", () => {
