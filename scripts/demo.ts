@@ -17,13 +17,13 @@ import { Lab } from "./lab/lab.ts";
 
 // CRIENRICH_DEMO_DIR: another place for the demo containerd (keep it short: socket paths).
 const DEMO_DIR = Deno.env.get("CRIENRICH_DEMO_DIR") ?? "/run/crienrich-demo";
-const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+const mainPath = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
 function crienrich(args: string[], socket: string): Deno.ChildProcess {
   // deno-lint-ignore no-console
   console.log(`\n$ crienrich ${args.join(" ")}`);
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", main, ...args],
+    args: ["run", "--allow-all", mainPath, ...args],
     env: { CONTAINER_RUNTIME_ENDPOINT: socket },
   }).spawn();
 }
@@ -33,7 +33,6 @@ async function check(child: Deno.ChildProcess, what: string): Promise<void> {
   if (!status.success) throw new Error(`crienrich ${what} exited with ${status.code}`);
 }
 
-const containerdScript = fileURLToPath(new URL("./lab/containerd.sh", import.meta.url));
 const [mode = "", ...rest] = Deno.args;
 
 function say(line: string): void {
@@ -41,16 +40,37 @@ function say(line: string): void {
   console.log(line);
 }
 
-async function stopDemo(): Promise<void> {
-  await new Deno.Command("bash", { args: [containerdScript, "stop", DEMO_DIR] }).output();
+/** A failure of the demo itself: one line on stderr and this exit code, no stack trace. */
+class DemoError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+  }
 }
 
-if (mode === "--stop") {
-  await stopDemo();
-  say("demo: pod removed, containerd stopped");
-  Deno.exit(0);
+/** Removes a kept (or half-finished) demo: its pods and their cgroups, then containerd. */
+async function stopDemo(): Promise<void> {
+  await Lab.stopDir(DEMO_DIR);
 }
-if (mode === "--exec") {
+
+/**
+ * The runtime's own words for a failed ExecSync, without the layers above them:
+ * `exec: "/bin/nope": stat /bin/nope: no such file or directory` from containerd's
+ * `failed to exec in container: ... unable to start container process: ...: unknown`.
+ */
+function execFailure(error: unknown): string {
+  const details = (error as { cause?: { details?: unknown } })?.cause?.details;
+  const text = typeof details === "string" && details
+    ? details
+    : error instanceof Error
+    ? error.message
+    : String(error);
+  const inner = /unable to start container process: (.*?)(?:: unknown)?$/.exec(text);
+  return (inner ? inner[1]! : text).split("\n")[0]!;
+}
+
+/** `--exec CMD...`: runs CMD in the kept pod's container through CRI ExecSync. */
+async function execInDemo(cmd: string[]): Promise<number> {
+  if (cmd.length === 0) throw new DemoError("usage: scripts/demo.sh --exec CMD [ARGS...]", 2);
   // Attach to the kept demo: its socket is fixed, the container is the running "app".
   const { CriClient } = await import("../src/runtime/cri_client.ts");
   using client = new CriClient(`${DEMO_DIR}/containerd.sock`, { timeoutMs: 30_000 });
@@ -58,59 +78,97 @@ if (mode === "--exec") {
     c.metadata?.name === "app" && c.state === "CONTAINER_RUNNING"
   );
   if (!app) {
-    say("demo: no demo pod is running: start one with scripts/demo.sh --keep");
-    Deno.exit(1);
+    throw new DemoError("no demo pod is running: start one with scripts/demo.sh --keep");
   }
-  const result = await client.call<{ stdout: Uint8Array; stderr: Uint8Array; exitCode: number }>(
-    "RuntimeService",
-    "ExecSync",
-    { containerId: app.id, cmd: rest, timeout: 30 },
-  );
+  let result;
+  try {
+    result = await client.call<{ stdout: Uint8Array; stderr: Uint8Array; exitCode: number }>(
+      "RuntimeService",
+      "ExecSync",
+      { containerId: app.id, cmd, timeout: 30 },
+    );
+  } catch (error) {
+    const why = execFailure(error);
+    // As a shell says it: 127 when the command does not exist, 126 when it cannot run.
+    const code = /no such file|not found/i.test(why) ? 127 : 126;
+    throw new DemoError(`cannot run ${JSON.stringify(cmd[0])} in pod demo/foo: ${why}`, code);
+  }
   await Deno.stdout.write(result.stdout);
   await Deno.stderr.write(result.stderr);
-  Deno.exit(result.exitCode);
-}
-if (mode !== "" && mode !== "--keep") {
-  say("usage: scripts/demo.sh [--keep | --exec CMD... | --stop]");
-  Deno.exit(2);
+  return result.exitCode;
 }
 
-// A previous demo killed midway (or kept) may have left its containerd: clear it first.
-await stopDemo();
+/** The whole demo (`--keep`: leaves containerd and the pod running). */
+async function runDemo(keepAfter: boolean): Promise<void> {
+  // A previous demo killed midway (or kept) may have left its containerd: clear it first.
+  await stopDemo();
 
-const lab = await Lab.start(DEMO_DIR);
-let keep = false;
-try {
-  const pod = await lab.runPod({
-    name: "foo",
-    namespace: "demo",
-    labels: { app: "web", tier: "frontend" },
-    cgroupParent: "kubelet",
-  });
-  const app = await lab.runContainer(pod, "app");
-  say(`demo: containerd at ${lab.socket}, pod demo/foo, container app ${app.slice(0, 13)}`);
-  await check(crienrich(["ps", "--pod", "foo", "-n", "demo", "-o", "wide"], lab.socket), "ps");
-  await check(crienrich(["inspect", app.slice(0, 12)], lab.socket), "inspect");
+  const lab = await Lab.start(DEMO_DIR);
+  let keep = false;
+  try {
+    const pod = await lab.runPod({
+      name: "foo",
+      namespace: "demo",
+      labels: { app: "web", tier: "frontend" },
+      cgroupParent: "kubelet",
+    });
+    const app = await lab.runContainer(pod, "app");
+    say(`demo: containerd at ${lab.socket}, pod demo/foo, container app ${app.slice(0, 13)}`);
+    await check(crienrich(["ps", "--pod", "foo", "-n", "demo", "-o", "wide"], lab.socket), "ps");
+    await check(crienrich(["inspect", app.slice(0, 12)], lab.socket), "inspect");
 
-  // The main job: trace the pod while some commands run in it (as `kubectl exec` would).
-  const trace = crienrich(["trace", "--pod", "foo", "-n", "demo", "--duration", "6s"], lab.socket);
-  await new Promise((r) => setTimeout(r, 2500)); // let the tracer attach
-  await lab.exec(app, ["/bin/sh", "-c", "echo hello from pod foo; ls / >/dev/null; exit 3"]);
-  await lab.exec(app, ["/bin/cat", "/etc/passwd"]);
-  await lab.exec(app, ["/bin/sleep", "1"]);
-  await check(trace, "trace");
-  keep = mode === "--keep";
-} finally {
-  if (keep) {
-    lab.client.close();
-    say(`
+    // The main job: trace the pod while some commands run in it (as `kubectl exec` would).
+    const trace = crienrich(
+      ["trace", "--pod", "foo", "-n", "demo", "--duration", "6s"],
+      lab.socket,
+    );
+    await new Promise((r) => setTimeout(r, 2500)); // let the tracer attach
+    await lab.exec(app, ["/bin/sh", "-c", "echo hello from pod foo; ls / >/dev/null; exit 3"]);
+    await lab.exec(app, ["/bin/cat", "/etc/passwd"]);
+    await lab.exec(app, ["/bin/sleep", "1"]);
+    await check(trace, "trace");
+    keep = keepAfter;
+  } finally {
+    if (keep) {
+      lab.client.close();
+      say(`
 demo: kept running. Try it yourself:
   export CONTAINER_RUNTIME_ENDPOINT=${lab.socket}
   scripts/crienrich trace --pod foo -n demo  # in one terminal
   scripts/demo.sh --exec /bin/ls /etc        # in another: appears in the trace
   scripts/demo.sh --stop                     # when done`);
-  } else {
-    await lab.stop();
-    say("\ndemo: pod removed, containerd stopped");
+    } else {
+      await lab.stop();
+      say("\ndemo: pod removed, containerd stopped");
+    }
   }
+}
+
+async function main(): Promise<number> {
+  switch (mode) {
+    case "--stop":
+      await stopDemo();
+      say("demo: pod removed, containerd stopped");
+      return 0;
+    case "--exec":
+      return await execInDemo(rest);
+    case "":
+    case "--keep":
+      if (rest.length > 0) break;
+      await runDemo(mode === "--keep");
+      return 0;
+  }
+  throw new DemoError("usage: scripts/demo.sh [--keep | --exec CMD... | --stop]", 2);
+}
+
+try {
+  Deno.exit(await main());
+} catch (error) {
+  // One line, as crienrich itself reports errors; CRIENRICH_DEBUG=1 adds the stack.
+  const message = error instanceof Error ? error.message : String(error);
+  // deno-lint-ignore no-console
+  console.error(`demo: ${message.split("\n")[0]}`);
+  // deno-lint-ignore no-console
+  if (Deno.env.get("CRIENRICH_DEBUG")) console.error((error as Error)?.stack);
+  Deno.exit(error instanceof DemoError ? error.exitCode : 1);
 }

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CriClient } from "../../src/runtime/cri_client.ts";
 import {
@@ -18,6 +19,72 @@ import {
 } from "../../src/runtime/labels.ts";
 
 const containerdScript = fileURLToPath(new URL("./containerd.sh", import.meta.url));
+
+/**
+ * Annotation holding the cgroup parent a lab pod was created with: a kubelet removes a pod's
+ * cgroup (`/kubepods/besteffort/pod<uid>`) when the pod goes, runc never does, so the lab
+ * does, also for a pod found again later by {@linkcode Lab.stopDir} (`demo.sh --stop`).
+ */
+const CGROUP_PARENT_ANNOTATION = "crienrich.lab/cgroup-parent";
+
+/** Mount points of every cgroup hierarchy (v1 controllers and the v2 tree) mounted at "/". */
+async function cgroupMounts(): Promise<string[]> {
+  const text = await Deno.readTextFile("/proc/self/mountinfo");
+  const mounts: string[] = [];
+  for (const line of text.split("\n")) {
+    // proc(5): ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS
+    const [left = "", right = ""] = line.split(" - ");
+    const fields = left.split(" ");
+    const fsType = right.split(" ")[0];
+    if ((fsType === "cgroup" || fsType === "cgroup2") && fields[3] === "/" && fields[4]) {
+      mounts.push(fields[4].replace(/\\040/g, " "));
+    }
+  }
+  return mounts;
+}
+
+/** rmdir of a cgroup and its child cgroups, deepest first; a missing one is fine. */
+async function removeCgroupDir(dir: string): Promise<void> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+  for (const entry of entries) {
+    if (entry.isDirectory) await removeCgroupDir(join(dir, entry.name));
+  }
+  try {
+    await Deno.remove(dir);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/**
+ * Removes a pod's cgroup (`parent`, as given to RunPodSandbox) in every hierarchy. Its
+ * processes are gone once the sandbox is removed, but the kernel may still be releasing them:
+ * EBUSY is retried for up to 3 s.
+ * @throws {Error} when a directory still cannot be removed after that.
+ */
+export async function removePodCgroup(parent: string): Promise<void> {
+  const path = normalize(parent);
+  // Only a pod's own cgroup, never a shared ancestor (kubepods, besteffort) or the root.
+  if (!path.startsWith("/") || !/^pod/.test(path.split("/").pop() ?? "")) return;
+  for (const mount of await cgroupMounts()) {
+    const dir = join(mount, path);
+    for (let attempt = 0;; attempt++) {
+      try {
+        await removeCgroupDir(dir);
+        break;
+      } catch (error) {
+        if (attempt >= 30) throw new Error(`Cannot remove pod cgroup "${dir}": ${error}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+}
 
 /** The workload image the lab imports (busybox). */
 export const LAB_IMAGE = "crienrich.local/busybox:1";
@@ -97,7 +164,10 @@ export class Lab implements AsyncDisposable {
       metadata: { name: spec.name, namespace: spec.namespace, uid, attempt: 0 },
       logDirectory: `${this.dir}/logs/${spec.namespace}_${spec.name}_${uid}`,
       labels,
-      annotations: { "kubernetes.io/config.source": "crienrich-lab" },
+      annotations: {
+        "kubernetes.io/config.source": "crienrich-lab",
+        ...(cgroupParent ? { [CGROUP_PARENT_ANNOTATION]: cgroupParent } : {}),
+      },
       linux: {
         cgroupParent,
         securityContext: { namespaceOptions: { network: "NODE", pid: "CONTAINER", ipc: "POD" } },
@@ -186,20 +256,47 @@ export class Lab implements AsyncDisposable {
     };
   }
 
-  /** Stops and removes a pod sandbox and its containers. */
+  /** Stops and removes a pod sandbox and its containers, then the pod's cgroup. */
   async removePod(pod: LabPod): Promise<void> {
     await this.client.call("RuntimeService", "StopPodSandbox", { podSandboxId: pod.sandboxId });
     await this.client.call("RuntimeService", "RemovePodSandbox", { podSandboxId: pod.sandboxId });
     this.pods.splice(this.pods.indexOf(pod), 1);
+    const parent = (pod.config["linux"] as { cgroupParent?: string } | undefined)?.cgroupParent;
+    if (parent) await removePodCgroup(parent);
   }
 
-  /** Removes every pod, stops containerd, deletes its directory. Safe to call twice. */
+  /**
+   * Removes every pod, stops containerd, deletes its directory and the pods' cgroups. Safe
+   * to call twice.
+   */
   async stop(): Promise<void> {
     for (const pod of [...this.pods]) {
       await this.removePod(pod).catch(() => {});
     }
-    this.client.close();
-    await run(["bash", containerdScript, "stop", this.dir]);
+    await Lab.#stopContainerd(this.dir, this.client);
+  }
+
+  /**
+   * Stops a lab that another process started under `dir` (a kept demo): removes its pods and
+   * their cgroups (found again by their annotation), then stops its containerd. Nothing
+   * happens when none runs there.
+   */
+  static async stopDir(dir: string): Promise<void> {
+    await Lab.#stopContainerd(
+      dir,
+      new CriClient(join(dir, "containerd.sock"), { timeoutMs: 5000 }),
+    );
+  }
+
+  /** Pods' cgroup parents from the runtime, then containerd stopped, then those cgroups. */
+  static async #stopContainerd(dir: string, client: CriClient): Promise<void> {
+    // Whatever is left (pods not removed, or removed by containerd.sh's kill): their cgroups.
+    const sandboxes = await client.listPodSandboxes().catch(() => []);
+    client.close();
+    const parents = sandboxes.map((s) => s.annotations?.[CGROUP_PARENT_ANNOTATION])
+      .filter((p): p is string => Boolean(p));
+    await run(["bash", containerdScript, "stop", dir]);
+    for (const parent of new Set(parents)) await removePodCgroup(parent);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
