@@ -31,6 +31,11 @@ export enum ExitCode {
    * invisible (no `hostPID: true`, no `--pid=host`, no `--host-root` with the host's proc).
    */
   PidNamespaceBlind = 8,
+  /**
+   * The kernel refused a resource the run needs (ENOMEM creating the perf buffer): the
+   * node is short of memory, or `--buffer-pages` asks for more than it can give.
+   */
+  ResourceExhausted = 9,
 }
 
 /** Base class: an error whose message is fit for one stderr line and has an exit code. */
@@ -93,6 +98,16 @@ export class WaitTimeoutError extends CliError {
 export class PidNamespaceError extends CliError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, ExitCode.PidNamespaceBlind, options);
+  }
+}
+
+/**
+ * The kernel could not give a resource the run asked for, e.g. ENOMEM when creating the
+ * perf buffer (`--buffer-pages` × CPUs × 4 KiB of locked memory). Exit code 9.
+ */
+export class ResourceError extends CliError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, ExitCode.ResourceExhausted, options);
   }
 }
 
