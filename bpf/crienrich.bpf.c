@@ -280,6 +280,7 @@ static __always_inline void send_cgroup_sample(void *ctx, struct task_struct *ta
 		if (bpf_probe_read_kernel_str(s->names[i], sizeof(s->names[i]),
 					      BPF_CORE_READ(cgrp, kn, name)) < 0)
 			s->names[i][0] = '\0';
+		s->ids[i] = BPF_CORE_READ(cgrp, kn, id);
 		s->depth = i + 1;
 		cgrp = BPF_CORE_READ(parent, cgroup);
 	}

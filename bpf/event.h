@@ -133,6 +133,9 @@ struct crienrich_cgroup_sample {
 	__u32 tgid;                     /* as in the event that follows */
 	__u32 depth;                    /* levels filled in `names` (0 to CRIENRICH_CGROUP_LEVELS) */
 	enum crienrich_cgroup_flag cgroup_flags;
+	/* The cgroup id (kernfs node id = inode of the directory) of each level of `names`:
+	 * what proves a level is the directory a runtime created, not one named like it. */
+	__u64 ids[CRIENRICH_CGROUP_LEVELS];
 	/* Directory names from the task's cgroup up: names[0] is its own, names[1] its
 	 * parent's, ...; the root's (empty) name is not included. NUL-terminated. */
 	char names[CRIENRICH_CGROUP_LEVELS][CRIENRICH_CGROUP_NAME_LEN];
@@ -174,7 +177,7 @@ _Static_assert(sizeof(struct crienrich_event) ==
 	       "args last: an exec sample is the head plus args_size bytes");
 _Static_assert(sizeof(struct crienrich_event) == 1376, "no implicit padding");
 _Static_assert(sizeof(struct crienrich_event) % 8 == 0, "8-byte multiple");
-_Static_assert(__builtin_offsetof(struct crienrich_cgroup_sample, names) == 56, "head size");
+_Static_assert(__builtin_offsetof(struct crienrich_cgroup_sample, ids) == 56, "head size");
 _Static_assert(sizeof(struct crienrich_cgroup_sample) % 8 == 0, "8-byte multiple");
 _Static_assert(sizeof(struct crienrich_config) == 24, "config has no implicit padding");
 _Static_assert((CRIENRICH_ARGS_LEN & (CRIENRICH_ARGS_LEN - 1)) == 0, "args length is 2^n");

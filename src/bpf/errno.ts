@@ -10,7 +10,7 @@
  * @module
  */
 
-import { PermissionError } from "../errors.ts";
+import { PermissionError, ResourceError } from "../errors.ts";
 
 /** Linux x86-64 errno values libbpf and bpf(2) return, with the glibc strerror(3) text. */
 const ERRNOS: Record<number, [name: string, text: string]> = {
@@ -47,6 +47,8 @@ const ERRNOS: Record<number, [name: string, text: string]> = {
 
 /** errno value of EPERM (asm-generic/errno-base.h). */
 export const EPERM = 1;
+/** ENOMEM: the kernel could not allocate memory (a map, a perf ring). */
+export const ENOMEM = 12;
 /** errno value of ENOENT (asm-generic/errno-base.h). */
 export const ENOENT = 2;
 
@@ -79,7 +81,8 @@ export class BpfError extends Error {
 
 /**
  * Builds the error for a failed call: a {@linkcode BpfError}, or for `EPERM` a
- * `PermissionError` (exit code 4) whose `cause` is the BpfError.
+ * `PermissionError` (exit code 4), for `ENOMEM` a `ResourceError` (exit code 9), whose
+ * `cause` is the BpfError.
  *
  * @param fn the C function that failed
  * @param errno the errno, positive or negative (libbpf returns `-errno`)
@@ -90,6 +93,12 @@ export function bpfError(fn: string, errno: number, log: readonly string[] = [])
   if (error.errno === EPERM) {
     return new PermissionError(
       `Cannot use BPF: ${error.message}: run as root (or with CAP_BPF and CAP_PERFMON)`,
+      { cause: error },
+    );
+  }
+  if (error.errno === ENOMEM) {
+    return new ResourceError(
+      `Cannot allocate kernel memory: ${error.message}: lower --buffer-pages`,
       { cause: error },
     );
   }

@@ -112,6 +112,12 @@ export interface CgroupSample {
    * levels may be missing: see `complete`), e.g. `["k8s.io", "<64 hex>"]`.
    */
   segments: string[];
+  /**
+   * The cgroup id of each of `segments` (same order): the kernfs node id, which is the
+   * directory's inode number and, for the v2 tree, what `bpf_get_current_cgroup_id()`
+   * returns for a task in it.
+   */
+  ids: bigint[];
   /** True when `segments` reach the hierarchy's root: the whole path. */
   complete: boolean;
   /** True when the names are the v1 memory hierarchy's (a node without a cgroup v2 tree). */
@@ -239,9 +245,11 @@ function decodeCgroupSample(bytes: Uint8Array, view: DataView): CgroupSample {
   const depth = Math.min(view.getUint32(C.depth.offset, true), levels);
   const flags = view.getUint32(C.cgroup_flags.offset, true);
   const segments: string[] = [];
+  const ids: bigint[] = [];
   for (let i = depth - 1; i >= 0; i--) {
     const start = C.names.offset + i * CGROUP_NAME_SIZE;
     segments.push(cString(bytes.subarray(start, start + CGROUP_NAME_SIZE)));
+    ids.push(view.getBigUint64(C.ids.offset + i * 8, true));
   }
   return {
     type: "cgroup",
@@ -251,6 +259,7 @@ function decodeCgroupSample(bytes: Uint8Array, view: DataView): CgroupSample {
     mntnsId: view.getBigUint64(C.mntns_id.offset, true),
     mntnsSeq: view.getBigUint64(C.mntns_seq.offset, true),
     segments,
+    ids,
     complete: (flags & CRIENRICH_CGROUP_COMPLETE) !== 0,
     v1: (flags & CRIENRICH_CGROUP_V1) !== 0,
   };

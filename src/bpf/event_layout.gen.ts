@@ -8,13 +8,13 @@
  */
 
 /** sha256 (hex) of bpf/crienrich.bpf.o as built with these sources. */
-export const OBJECT_SHA256 = "b332ba4ca44e341d56520e0f3596657aa57745b8bfdc10e692743463aa0f2a92";
+export const OBJECT_SHA256 = "5d5aa924797d705a47782b7c341ec0c3fd9db166fb2ecc80666d4638644eaae1";
 /** Compiler, bpftool and libbpf header versions of the build. */
 export const TOOLCHAIN = "Debian clang version 14.0.6; bpftool v7.1.0; libbpf headers 1.1";
 /** sha256 (hex) of every build input, by repository-relative path. */
 export const SOURCE_SHA256: Readonly<Record<string, string>> = {
-  "bpf/crienrich.bpf.c": "b518868534dbe5a3992a991e1daff47a646d3259595fa9d6584a330a2f08c995",
-  "bpf/event.h": "eed98b8b1cf8dbbcce3ab0c0e592c79380d08075cf2a2a5f7f95fd5bed4c018f",
+  "bpf/crienrich.bpf.c": "849525b1a16a4b2f4de851b946f154a46aa8c7849a7f70330a84f9389a55cb58",
+  "bpf/event.h": "491051c8233bc2d788575cfc23abe705cb297713f7bb4a63464ecca14eb8332d",
   "bpf/vmlinux.h": "b0c25deba5befd86d507d8e96a5a989a431bc11f643812304213f8ac54274bc4",
   "scripts/bpf_build.sh": "ccd99831794690cdad024d20d087b966694da885a2b41fcc3a9f43a8d4ed3076",
   "src/bpf/btf_layout.ts": "7ef51ce0ba78e3cb9d35adace81ff123073cf62abb8ccd0704d0293595b9b462",
@@ -49,7 +49,7 @@ export const EVENT_FIELDS = {
 } as const;
 
 /** Size of `struct crienrich_cgroup_sample` in bytes: every cgroup sample is this long. */
-export const CGROUP_SAMPLE_SIZE = 1592;
+export const CGROUP_SAMPLE_SIZE = 1640;
 /** Bytes of one name in `crienrich_cgroup_sample.names` (one cgroup level). */
 export const CGROUP_NAME_SIZE = 256;
 /** Offset and size in bytes of each field of `struct crienrich_cgroup_sample`. */
@@ -63,7 +63,8 @@ export const CGROUP_SAMPLE_FIELDS = {
   tgid: { offset: 44, size: 4 },
   depth: { offset: 48, size: 4 },
   cgroup_flags: { offset: 52, size: 4 },
-  names: { offset: 56, size: 1536 },
+  ids: { offset: 56, size: 48 },
+  names: { offset: 104, size: 1536 },
 } as const;
 
 /** Size of `struct crienrich_config` in bytes. */

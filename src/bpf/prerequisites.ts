@@ -136,8 +136,8 @@ export function libbpfVersion(libbpfPath?: string): string {
  * @throws {Deno.errors.NotFound} when the process does not exist.
  * @throws {Deno.errors.PermissionDenied} when its namespaces are not readable.
  */
-export function mountNamespaceId(pid: number | "self"): bigint {
-  const path = `/proc/${pid}/ns/mnt`;
+export function mountNamespaceId(pid: number | "self", procRoot = "/proc"): bigint {
+  const path = `${procRoot}/${pid}/ns/mnt`;
   const link = Deno.readLinkSync(path);
   const match = /^mnt:\[(\d+)\]$/.exec(link);
   if (!match?.[1]) throw new Error(`Cannot parse mount namespace link "${path}": "${link}"`);
@@ -145,17 +145,25 @@ export function mountNamespaceId(pid: number | "self"): bigint {
 }
 
 /**
- * Returns the host's mount namespace id: that of pid 1, or when pid 1's is unreadable (a
- * sandbox hiding its init) this process's own, on the assumption that a node agent runs in
- * the host's mount namespace. Needs root and the host's pid namespace (`hostPID: true`).
+ * Returns the host's mount namespace id: that of pid 1 of `procRoot` (the host's procfs, or
+ * `<host-root>/proc`), else that of pid 2, kthreadd, whose kernel threads live in the
+ * initial mount namespace (pid 1 is unreadable even to root without the capabilities it
+ * has, e.g. CAP_SYS_RESOURCE), else this process's own, on the assumption that a node
+ * agent runs in the host's mount namespace. Needs root.
  *
- * @throws {Deno.errors.NotFound} or {Deno.errors.PermissionDenied} when neither is readable.
+ * @throws {Deno.errors.NotFound} or {Deno.errors.PermissionDenied} when none is readable.
  */
-export function hostMountNamespaceId(): bigint {
-  try {
-    return mountNamespaceId(1);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
-    return mountNamespaceId("self");
+export function hostMountNamespaceId(procRoot = "/proc"): bigint {
+  for (const pid of [1, 2] as const) {
+    try {
+      return mountNamespaceId(pid, procRoot);
+    } catch (error) {
+      if (
+        !(error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotFound)
+      ) {
+        throw error;
+      }
+    }
   }
+  return mountNamespaceId("self");
 }

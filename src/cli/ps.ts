@@ -135,7 +135,7 @@ export function describeSelector(selector: ContainerSelector): string {
 }
 
 /** {@linkcode describeSelector} unescaped, for error messages (`src/main.ts` escapes those). */
-function selectorText(selector: ContainerSelector): string {
+export function selectorText(selector: ContainerSelector): string {
   const parts = [
     selector.container !== undefined ? `container "${selector.container}"` : "",
     selector.pod !== undefined ? `pod "${selector.pod}"` : "",

@@ -26,7 +26,7 @@ import {
 import { selectsEverything } from "../runtime/selector.ts";
 import { runTraceSession, type TraceSummary } from "../trace/session.ts";
 import { GLOBAL_HELP, parseCommandArgs, parseDurationMs, parseOutputFormat } from "./options.ts";
-import { describeSelector, SELECTOR_OPTIONS, selectorFromValues } from "./ps.ts";
+import { describeSelector, SELECTOR_OPTIONS, selectorFromValues, selectorText } from "./ps.ts";
 import { openRuntime } from "./context.ts";
 import type { CommandIO } from "./io.ts";
 
@@ -228,7 +228,7 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
     io.diagnostics(`crienrich: ${describeSummary(summary)}`);
     if (named && !summary.selectionSeen) {
       throw new NotFoundError(
-        `No container of ${describeSelector(selector)} ran during the trace`,
+        `No container of ${selectorText(selector)} ran during the trace`,
       );
     }
   } finally {
@@ -240,7 +240,7 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
       ? `matching "${untilExec}"`
       : `with arguments containing "${untilArgs}"`;
     throw new WaitTimeoutError(
-      `No exec ${what} in ${describeSelector(selector)} before the trace ended`,
+      `No exec ${what} in ${selectorText(selector)} before the trace ended`,
     );
   }
   return ExitCode.Ok;

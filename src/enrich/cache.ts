@@ -25,6 +25,12 @@ export interface NamespaceEntry {
   sandbox: boolean;
   /** Whether events of this namespace are printed. */
   selected: boolean;
+  /**
+   * A container's cgroup by its layout whose container the runtime does not confirm
+   * (removed already, or another runtime's): printed flagged unresolved with `--all` or
+   * `--host`, never under a named selection.
+   */
+  unconfirmed: boolean;
   /** The namespace's inode number, to tell when no process uses it any more. */
   mntnsId: bigint;
   /** How it was resolved (`--debug`). */
@@ -40,6 +46,8 @@ export interface CacheOptions {
   selector: ContainerSelector | null;
   /** Print processes that are in no container (`--host`). */
   includeHost: boolean;
+  /** Print processes of unconfirmed container cgroups, flagged (`--all`, `--host`). */
+  includeUnconfirmed?: boolean;
   onVerdict: VerdictSink;
   /** Called when a namespace is dropped, to drop its kernel verdict too. */
   onForget?: (mntnsSeq: bigint) => void;
@@ -85,6 +93,7 @@ export class EnrichmentCache {
               record: resolution.record,
               pod: resolution.record.pod,
               sandbox: false,
+              unconfirmed: false,
               mntnsId: facts.mntnsId,
               proof: resolution.proof,
             });
@@ -93,14 +102,17 @@ export class EnrichmentCache {
               record: null,
               pod: resolution.pod,
               sandbox: true,
+              unconfirmed: false,
               mntnsId: facts.mntnsId,
               proof: resolution.proof,
             });
           case "none":
+          case "unconfirmed":
             return this.#decide(seq, {
               record: null,
               pod: null,
               sandbox: false,
+              unconfirmed: resolution.kind === "unconfirmed",
               mntnsId: facts.mntnsId,
               proof: resolution.reason,
             });
@@ -145,6 +157,8 @@ export class EnrichmentCache {
         matchesSelector(facts.record, { ...selector, includeStopped: true });
     } else if (facts.pod) {
       selected = selector !== null && matchesPod(facts.pod, selector);
+    } else if (facts.unconfirmed) {
+      selected = this.#options.includeUnconfirmed ?? false;
     } else {
       selected = includeHost;
     }

@@ -34,12 +34,18 @@ export interface EnrichedEvent {
  * runc's setup tasks, as `runc init` renames them (runc `libcontainer/nsenter/nsexec.c`):
  * `runc:[0:PARENT]`, `runc:[1:CHILD]`, `runc:[2:INIT]`. They are forks of `runc init`, never
  * exec'd inside the container, so they show only as exits; `runc:[1:CHILD]` joins the
- * container's mount namespace before it exits, at every `kubectl exec`. Recognised by
- * exit-only events of a task with such a name (a workload that renames itself so can hide
- * its exits, not its execs).
+ * container's mount namespace before it exits, at every `kubectl exec`. Recognised by the
+ * exit of a task with such a name that neither it nor its parent exec'd in a container
+ * during the trace (`execdInContainers`): a workload process that renames itself so
+ * (`/proc/self/comm`) is still printed, unless it and its parent are forks that never
+ * exec'd while traced.
  */
-export function isRuntimeHelper(event: ProcessEvent): boolean {
-  return event.type === "exit" && RUNC_HELPER_COMM.test(event.comm);
+export function isRuntimeHelper(
+  event: ProcessEvent,
+  execdInContainers: ReadonlySet<number> = new Set(),
+): boolean {
+  return event.type === "exit" && RUNC_HELPER_COMM.test(event.comm) &&
+    !execdInContainers.has(event.pid) && !execdInContainers.has(event.ppid);
 }
 
 const RUNC_HELPER_COMM = /^runc:\[[0-2]:[A-Z]+\]$/;
@@ -67,6 +73,13 @@ export interface PipelineOptions {
   cache: EnrichmentCache;
   /** Receives each printed event, in kernel order. Returns false to stop (e.g. `--count`). */
   emit: (event: EnrichedEvent) => boolean;
+  /** Converts an event's CLOCK_BOOTTIME ns to ns since the epoch (the tracer's clocks). */
+  wallClockNs: (bootNs: bigint) => bigint;
+  /**
+   * The host's mount namespace inode: the kernel sends its events only with `--host`, and
+   * they are the host's by definition (no lookup).
+   */
+  hostMntnsId?: bigint;
   /** How long an event waits for its namespace's resolution, in ms. Default 2000. */
   resolveWaitMs?: number;
   /**
@@ -94,6 +107,8 @@ export class EventPipeline {
     lost: 0,
   };
   readonly #queue: ProcessEvent[] = [];
+  /** Pids that exec'd in a container during the trace and have not exited. */
+  readonly #execd = new Set<number>();
   /** The latest cgroup sample of each namespace awaiting resolution, by serial. */
   readonly #cgroups = new Map<bigint, CgroupSample>();
   readonly #options: PipelineOptions;
@@ -144,16 +159,28 @@ export class EventPipeline {
     try {
       while (this.#queue.length > 0 && !this.#stopped) {
         const event = this.#queue[0]!;
+        if (event.mntnsId === this.#options.hostMntnsId) {
+          this.#queue.shift();
+          this.counts.printed++;
+          const host = { event, record: null, pod: null, sandbox: false, unresolved: false };
+          if (!this.#options.emit(host)) this.#stopped = true;
+          continue;
+        }
         let entry = cache.lookup(event.mntnsSeq);
         // Sent before the kernel had the verdict: its cgroup sample is not needed.
         if (entry && event.mntnsUnknown) this.#cgroups.delete(event.mntnsSeq);
         if (!entry) entry = await this.#waitForResolution(event);
         this.#queue.shift();
         if (entry && !entry.selected) {
-          this.counts.filtered++;
+          // An unconfirmed container cgroup under a named selection: maybe the selection's.
+          if (entry.unconfirmed && !this.#options.printUnresolved) this.counts.unproven++;
+          else this.counts.filtered++;
           continue;
         }
-        if (!this.#options.showRuntimeHelpers && isRuntimeHelper(event)) {
+        if (event.type === "exec" && entry?.pod) this.#execd.add(event.pid);
+        const helper = !this.#options.showRuntimeHelpers && isRuntimeHelper(event, this.#execd);
+        if (event.type === "exit") this.#execd.delete(event.pid);
+        if (helper) {
           this.counts.helpers++;
           continue;
         }
@@ -164,14 +191,15 @@ export class EventPipeline {
           );
           continue;
         }
-        if (!entry) this.counts.unresolved++;
+        const unresolved = !entry || entry.unconfirmed;
+        if (unresolved) this.counts.unresolved++;
         this.counts.printed++;
         const enriched: EnrichedEvent = {
           event,
           record: entry?.record ?? null,
           pod: entry?.pod ?? null,
           sandbox: entry?.sandbox ?? false,
-          unresolved: !entry,
+          unresolved,
         };
         if (!this.#options.emit(enriched)) this.#stopped = true;
       }
@@ -206,6 +234,7 @@ export class EventPipeline {
         mntnsId: event.mntnsId,
         pid: event.pid,
         tsBootNs: event.tsBootNs,
+        wallTimeNs: this.#options.wallClockNs(event.tsBootNs),
         ...(cgroup ? { cgroup } : {}),
       });
       resolved.then((entry) => entry && this.#cgroups.delete(event.mntnsSeq), () => {});

@@ -14,17 +14,33 @@ import { type ContainerRecord, type PodRecord, podRecordOfSandbox } from "../run
 import { cgroupsPathToCgroupPath, parseContainerInfo } from "../runtime/container_info.ts";
 import type { CriPodSandbox } from "../runtime/cri_types.ts";
 import { mountNamespaceIdOfPid, processStartBootNs } from "../runtime/proc.ts";
+import { cgroupIdOfPath } from "../runtime/cgroup.ts";
 import { NotFoundError } from "../errors.ts";
 
-/** A container or pod sandbox the runtime lists, with the cgroup paths it records for it. */
+/** What proves that a cgroup is a workload's, whatever its kind. */
+export interface WorkloadCgroup {
+  /** The cgroup paths the runtime records for it (as found, spec literal, expansion). */
+  cgroupPaths: string[];
+  /** Its cgroup directory's id (inode in the v2 tree) while it exists. */
+  cgroupId?: bigint;
+  /** When it finished, ns since the epoch (exited containers). */
+  finishedAtNs?: bigint;
+}
+
+/** A container or pod sandbox the runtime lists, with what proves a cgroup is its. */
 export type Workload =
-  | { kind: "container"; record: ContainerRecord; cgroupPaths: string[] }
-  | { kind: "sandbox"; sandboxId: string; pod: PodRecord; cgroupPaths: string[] };
+  & WorkloadCgroup
+  & (
+    | { kind: "container"; record: ContainerRecord }
+    | { kind: "sandbox"; sandboxId: string; pod: PodRecord }
+  );
 
 /** Options of {@linkcode WorkloadLookup}. */
 export interface WorkloadLookupOptions {
   /** procfs to read process facts from (`<host-root>/proc`). Default `/proc`. */
   procRoot?: string;
+  /** The cgroup v2 tree's directory, to find a pod sandbox's cgroup id; default the inventory's. */
+  cgroupRoot?: string;
   /**
    * How old a listing of running containers may be before a mount namespace that is not
    * in it makes a new listing, in ms. Default 1000.
@@ -37,12 +53,14 @@ export class WorkloadLookup {
   readonly #inventory: ContainerInventory;
   readonly #procRoot: string;
   readonly #refreshAfterMs: number;
+  readonly #cgroupRoot: string | undefined;
   #running: Map<bigint, ContainerRecord> = new Map();
   #listedAt = -Infinity;
   #listing: Promise<void> | undefined;
 
   constructor(inventory: ContainerInventory, options: WorkloadLookupOptions = {}) {
     this.#inventory = inventory;
+    this.#cgroupRoot = options.cgroupRoot ?? inventory.cgroupRoot;
     this.#procRoot = options.procRoot ?? "/proc";
     this.#refreshAfterMs = options.refreshAfterMs ?? 1000;
   }
@@ -58,11 +76,17 @@ export class WorkloadLookup {
       if (record.mntns_id !== null && record.state === "running") {
         this.#running.set(BigInt(record.mntns_id), record);
       }
-      return {
+      const workload: Workload = {
         kind: "container",
         record,
         cgroupPaths: record.cgroup_path === null ? [] : [record.cgroup_path],
       };
+      if (record.cgroup_id !== null) workload.cgroupId = BigInt(record.cgroup_id);
+      if (record.state === "exited") {
+        const finished = (await this.#inventory.client.containerStatus(id)).status?.finishedAt;
+        if (finished && BigInt(finished) > 0n) workload.finishedAtNs = BigInt(finished);
+      }
+      return workload;
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
     }
@@ -77,7 +101,7 @@ export class WorkloadLookup {
     };
   }
 
-  async #sandboxPaths(sandbox: CriPodSandbox): Promise<{ cgroupPaths: string[] }> {
+  async #sandboxPaths(sandbox: CriPodSandbox): Promise<WorkloadCgroup> {
     const response = await this.#inventory.client.call<{ info?: Record<string, string> }>(
       "RuntimeService",
       "PodSandboxStatus",
@@ -89,12 +113,17 @@ export class WorkloadLookup {
     const { specCgroupsPath } = parseContainerInfo(response.info);
     if (!specCgroupsPath) return { cgroupPaths: [] };
     const expanded = cgroupsPathToCgroupPath(specCgroupsPath);
-    return {
+    const found: WorkloadCgroup = {
       cgroupPaths: [
         specCgroupsPath,
         ...(expanded && expanded !== specCgroupsPath ? [expanded] : []),
       ],
     };
+    if (expanded && this.#cgroupRoot) {
+      const id = await cgroupIdOfPath(expanded, this.#cgroupRoot).catch(() => undefined);
+      if (id !== undefined) found.cgroupId = id;
+    }
+    return found;
   }
 
   /**
@@ -103,11 +132,16 @@ export class WorkloadLookup {
    * container's are one: two namespaces alive at once never share an inode number, and the
    * container's lived from before the event until now. (A container whose init moved to
    * another mount namespace is not found: container inits do not.) Undefined otherwise.
+   * With `refresh` false only the last listing is consulted (no CRI call).
    * @throws {RuntimeUnavailableError|PermissionError} from a CRI listing.
    */
-  async runningIn(mntnsId: bigint, eventBootNs: bigint): Promise<ContainerRecord | undefined> {
+  async runningIn(
+    mntnsId: bigint,
+    eventBootNs: bigint,
+    refresh = true,
+  ): Promise<ContainerRecord | undefined> {
     let record = this.#running.get(mntnsId);
-    if (!record && performance.now() - this.#listedAt >= this.#refreshAfterMs) {
+    if (!record && refresh && performance.now() - this.#listedAt >= this.#refreshAfterMs) {
       await this.#refresh();
       record = this.#running.get(mntnsId);
     }
@@ -121,15 +155,27 @@ export class WorkloadLookup {
     return startedBootNs + 10_000_000n <= eventBootNs ? record : undefined;
   }
 
+  /**
+   * Takes a fresh listing of the runtime's containers (e.g. the one a trace makes at start)
+   * as the snapshot {@linkcode runningIn} consults.
+   */
+  seedRunning(records: readonly ContainerRecord[]): void {
+    const running = new Map<bigint, ContainerRecord>();
+    for (const r of records) {
+      if (r.state === "running" && r.mntns_id !== null) running.set(BigInt(r.mntns_id), r);
+    }
+    this.#running = running;
+    this.#listedAt = performance.now();
+  }
+
+  /** Lists the runtime's containers now, whenever the last listing was. */
+  refreshNow(): Promise<void> {
+    return this.#refresh();
+  }
+
   #refresh(): Promise<void> {
-    this.#listing ??= this.#inventory.list().then((records) => {
-      const running = new Map<bigint, ContainerRecord>();
-      for (const r of records) {
-        if (r.state === "running" && r.mntns_id !== null) running.set(BigInt(r.mntns_id), r);
-      }
-      this.#running = running;
-      this.#listedAt = performance.now();
-    }).finally(() => (this.#listing = undefined));
+    this.#listing ??= this.#inventory.list().then((records) => this.seedRunning(records))
+      .finally(() => (this.#listing = undefined));
     return this.#listing;
   }
 }

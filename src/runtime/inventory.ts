@@ -53,6 +53,11 @@ export class ContainerInventory {
       : join(hostRoot, ownRoot);
   }
 
+  /** The cgroup v2 tree's directory as this inventory reads it (under `--host-root`). */
+  get cgroupRoot(): string | undefined {
+    return this.#cgroupRoot;
+  }
+
   /** The CRI client this inventory reads from. */
   get client(): CriClient {
     return this.#client;

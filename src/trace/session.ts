@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { ProcessTracer } from "../bpf/mod.ts";
+import { hostMountNamespaceId, ProcessTracer } from "../bpf/mod.ts";
 import type { ContainerInventory } from "../runtime/inventory.ts";
 import { type ContainerSelector, matchesSelector } from "../runtime/selector.ts";
 import { ContainerResolver } from "../enrich/resolver.ts";
@@ -119,7 +119,10 @@ export interface TraceSummary extends PipelineCounts {
 export async function runTraceSession(options: TraceSessionOptions): Promise<TraceSummary> {
   // The duration counts from the start: loading, attaching and listing are part of it.
   const deadline = options.durationMs === undefined ? Infinity : Date.now() + options.durationMs;
+  const procRoot = join(options.hostRoot ?? "/", "proc");
+  const hostMntnsId = hostMountNamespaceId(procRoot);
   const tracer = ProcessTracer.open({
+    hostMntnsId,
     traceExec: options.traceExec,
     traceExit: options.traceExit,
     traceHost: options.includeHost,
@@ -131,11 +134,11 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
   });
   try {
     let selectionSeen = false;
-    const procRoot = join(options.hostRoot ?? "/", "proc");
     const lookup = new WorkloadLookup(options.inventory, { procRoot });
     const cache = new EnrichmentCache(new ContainerResolver(lookup, procRoot), {
       selector: options.selector,
       includeHost: options.includeHost,
+      includeUnconfirmed: options.printUnresolved,
       onForget: (seq) => tracer.forgetMountNamespace(seq),
       onVerdict: (seq, allow, entry) => {
         if (allow) tracer.allowMountNamespace(seq);
@@ -148,6 +151,8 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
           ? `${entry.pod?.namespace}/${entry.pod?.name}/${entry.record.name}`
           : entry.pod
           ? `${entry.pod.namespace}/${entry.pod.name} (pod sandbox)`
+          : entry.unconfirmed
+          ? "unconfirmed container"
           : "no container";
         options.debug?.(
           `mntns ${entry.mntnsId} (serial ${seq}) ${
@@ -160,7 +165,10 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
       cache,
       resolveWaitMs: options.resolveWaitMs,
       printUnresolved: options.printUnresolved,
-      showRuntimeHelpers: options.showRuntimeHelpers ?? false,
+      wallClockNs: (bootNs) => tracer.bootTimeToWallClockNs(bootNs),
+      hostMntnsId,
+      // Without exec events a helper cannot be told from a workload renamed like one.
+      showRuntimeHelpers: (options.showRuntimeHelpers ?? false) || !options.traceExec,
       emit: (event) => options.emit(event, tracer.bootTimeToWallClockNs(event.event.tsBootNs)),
       onError: (error) => options.diagnostics(`cannot resolve container: ${String(error)}`),
       ...(options.debug ? { debug: options.debug } : {}),
@@ -190,6 +198,7 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
     // Attached: now see what the selection matches among running containers (a runtime
     // slower than the deadline does not hold the trace past it).
     const running = await beforeDeadline(options.inventory.list(), deadline) ?? [];
+    lookup.seedRunning(running);
     const selector = options.selector;
     const matching = selector === null ? [] : running.filter((r) => matchesSelector(r, selector));
     if (matching.length > 0) selectionSeen = true;

@@ -247,6 +247,7 @@ kernelTest("a cgroup sample names the task's cgroup path before its unknown even
     const sample = samples[0];
     assert.ok(sample, "a cgroup sample of the namespace");
     assert.deepEqual(sample.segments, [`crienrich-test-${leaf.slice(0, 8)}`, leaf]);
+    assert.deepEqual(sample.ids, [BigInt(Deno.statSync(parent).ino!), inode]);
     assert.equal(sample.complete, true);
     assert.equal(sample.v1, false);
     assert.equal(sample.cgroupId, inode);

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { realTest, withLab } from "../harness/real.ts";
 import { type TraceEvent, TraceProcess } from "../harness/trace_process.ts";
+import { spawnWithHostRoot } from "../harness/host_root.ts";
 import { ExitCode } from "../../src/errors.ts";
 
 const CHURN_PODS = 20;
@@ -219,3 +220,162 @@ realTest(
     });
   },
 );
+
+/** The v2 tree's mount point and a container's cgroup path in it. */
+function cgroupDirOf(pid: number): string {
+  const v2 = Deno.readTextFileSync("/proc/self/mountinfo").split("\n").map((l) => l.split(" "))
+    .find((f) => f[f.indexOf("-") + 1] === "cgroup2")![4]!;
+  const path = Deno.readTextFileSync(`/proc/${pid}/cgroup`).split("\n")
+    .find((l) => l.startsWith("0::"))!.slice(3);
+  return `${v2}${path}`;
+}
+
+const initPid = async (
+  lab: { client: { containerStatus(id: string): Promise<{ info: Record<string, string> }> } },
+  id: string,
+) => JSON.parse((await lab.client.containerStatus(id)).info.info!).pid as number;
+
+realTest(
+  "a process of pod foo that joins pod bar's mount namespace does not make bar foo's",
+  async () => {
+    await withLab(async (lab) => {
+      const foo = await lab.runPod({ name: "foo", namespace: "demo", cgroupParent: "kubelet" });
+      const app = await lab.runContainer(foo, "app");
+      const bar = await lab.runPod({ name: "bar", namespace: "demo", cgroupParent: "kubelet" });
+      const db = await lab.runContainer(bar, "db");
+      const gate = new TraceProcess(
+        ["--pod", "foo", "--until-args", "I-AM-BAR", "--duration", "8s"],
+        lab.socket,
+      );
+      await gate.waitFor(/^crienrich: tracing pod "foo"/);
+      // Before bar's namespace was ever seen: a process in foo's cgroup enters it.
+      await new Deno.Command("/bin/sh", {
+        args: [
+          "-c",
+          `echo $$ > ${cgroupDirOf(await initPid(lab, app))}/cgroup.procs && ` +
+          `exec nsenter -t ${await initPid(lab, db)} -m /bin/true`,
+        ],
+      }).output();
+      await lab.exec(db, ["/bin/echo", "I-AM-BAR"]);
+      const { code, events, stderr } = await gate.finish();
+      assert.equal(code, ExitCode.WaitTimedOut, stderr.join("\n"));
+      for (const e of events) assert.notEqual(e.container?.id, db, JSON.stringify(e));
+    });
+  },
+);
+
+realTest("a forged k8s.io/<id> sub-cgroup path is not the container it names", async () => {
+  await withLab(async (lab) => {
+    const foo = await lab.runPod({ name: "foo", namespace: "demo" });
+    const app = await lab.runContainer(foo, "app");
+    const bar = await lab.runPod({ name: "bar", namespace: "demo" });
+    const db = await lab.runContainer(bar, "db");
+    // containerd without a cgroup parent: /k8s.io/<id>; the forgery repeats that layout.
+    const forged = `${cgroupDirOf(await initPid(lab, app))}/k8s.io/${db}`;
+    Deno.mkdirSync(forged, { recursive: true });
+    try {
+      const ofBar = new TraceProcess(["--pod", "bar", "--duration", "60s"], lab.socket);
+      await ofBar.waitFor(/^crienrich: tracing pod "bar"/);
+      await new Deno.Command("/bin/sh", {
+        args: ["-c", `echo $$ > ${forged}/cgroup.procs && exec unshare -m /bin/echo FORGED`],
+      }).output();
+      await new Promise((r) => setTimeout(r, 1500));
+      ofBar.child.kill("SIGINT");
+      const { events } = await ofBar.finish();
+      assert.equal(events.some((e) => e.process.args?.includes("FORGED")), false);
+    } finally {
+      Deno.removeSync(forged);
+      Deno.removeSync(forged.slice(0, forged.lastIndexOf("/")));
+    }
+  });
+});
+
+realTest(
+  "with --host-root from a private PID namespace, host processes in a pod's cgroup stay host",
+  async () => {
+    await withLab(async (lab) => {
+      const foo = await lab.runPod({ name: "foo", namespace: "demo", cgroupParent: "kubelet" });
+      const app = await lab.runContainer(foo, "app");
+      // A privileged pod's process in the host's mount namespace (as `nsenter -t 1 -m` gives).
+      const host = new Deno.Command("/bin/sh", {
+        args: [
+          "-c",
+          `echo $$ > ${cgroupDirOf(await initPid(lab, app))}/cgroup.procs; ` +
+          "i=0; while [ $i -lt 60 ]; do /bin/echo I-AM-A-HOST-PROCESS >/dev/null; sleep 0.05; i=$((i+1)); done",
+        ],
+      }).spawn();
+      const root = await Deno.makeTempDir({ prefix: "crienrich-hostroot-" });
+      try {
+        const child = spawnWithHostRoot(root, [
+          "trace",
+          "--pod",
+          "foo",
+          "-o",
+          "json",
+          "--duration",
+          "3s",
+          "-r",
+          `unix://${lab.socket}`,
+        ]);
+        const output = await child.output();
+        const stdout = new TextDecoder().decode(output.stdout);
+        const stderr = new TextDecoder().decode(output.stderr);
+        assert.equal(output.code, ExitCode.Ok, stderr);
+        assert.equal(stdout.includes("I-AM-A-HOST-PROCESS"), false, stdout.slice(0, 2000));
+      } finally {
+        await host.status;
+        await Deno.remove(root, { recursive: true });
+      }
+    });
+  },
+);
+
+realTest(
+  "one-shot containers removed right after they exit are never another pod's or the host's",
+  async () => {
+    await withLab(async (lab) => {
+      const all = new TraceProcess(["--all", "--host", "--duration", "120s"], lab.socket);
+      await all.waitFor(/^crienrich: tracing every container and the host/);
+      for (let i = 1; i <= 10; i++) {
+        const pod = await lab.runPod({
+          name: `gone-${i}`,
+          namespace: "ci",
+          cgroupParent: "kubelet",
+        });
+        await lab.runContainer(pod, "job", ["/bin/sh", "-c", `echo gone-${i}; exit ${i}`]);
+        await lab.removePod(pod);
+      }
+      await new Promise((r) => setTimeout(r, 2500));
+      all.child.kill("SIGINT");
+      const { events } = await all.finish();
+      for (let i = 1; i <= 10; i++) {
+        const exec = events.find((e) =>
+          e.process.args?.join(" ") === `/bin/sh -c echo gone-${i}; exit ${i}`
+        );
+        if (!exec) continue; // removed before it ran: nothing to attribute
+        // Its own pod when the runtime answered in time; else flagged, never host or other.
+        if (exec.pod) assert.equal(exec.pod.name, `gone-${i}`, JSON.stringify(exec));
+        else assert.equal(exec.unresolved, true, JSON.stringify(exec));
+      }
+    });
+  },
+);
+
+realTest("a workload renamed like runc's helper still shows its exit", async () => {
+  await withLab(async (lab) => {
+    const foo = await lab.runPod({ name: "foo", namespace: "demo", cgroupParent: "kubelet" });
+    const app = await lab.runContainer(foo, "app");
+    const trace = new TraceProcess(
+      ["--pod", "foo", "--events", "exit", "--duration", "60s"],
+      lab.socket,
+    );
+    await trace.waitFor(/^crienrich: tracing pod "foo"/);
+    await lab.exec(app, ["/bin/sh", "-c", "printf 'runc:[2:INIT]' > /proc/self/comm; exit 42"]);
+    await new Promise((r) => setTimeout(r, 1000));
+    trace.child.kill("SIGINT");
+    const { events } = await trace.finish();
+    const exit = events.find((e) => e.process.exit_code === 42);
+    assert.ok(exit, JSON.stringify(events));
+    assert.equal(exit.process.comm, "runc:[2:INIT]");
+  });
+});

@@ -17,6 +17,7 @@ const facts = (seq: bigint, mntnsId = seq + 4_026_532_000n): NamespaceFacts => (
   mntnsId,
   pid: 100,
   tsBootNs: 1n,
+  wallTimeNs: 1n,
 });
 
 function cacheWith(

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { EnrichmentCache } from "../../src/enrich/cache.ts";
-import { type EnrichedEvent, EventPipeline } from "../../src/enrich/pipeline.ts";
+import { type EnrichedEvent, EventPipeline, isRuntimeHelper } from "../../src/enrich/pipeline.ts";
 import type { ContainerResolver, NamespaceFacts, Resolution } from "../../src/enrich/resolver.ts";
 import type { CgroupSample, ExecEvent } from "../../src/bpf/event.ts";
 import type { ContainerRecord } from "../../src/runtime/record.ts";
@@ -70,6 +70,7 @@ Deno.test("EventPipeline emits in push order and resolves a new namespace once",
   const cache = cacheOf(resolver);
   const emitted: EnrichedEvent[] = [];
   const pipeline = new EventPipeline({
+    wallClockNs: (bootNs) => bootNs,
     cache,
     printUnresolved: false,
     emit: (e) => (emitted.push(e), true),
@@ -103,6 +104,7 @@ Deno.test("EventPipeline hands the namespace's cgroup sample to the resolver", a
     0,
   );
   const pipeline = new EventPipeline({
+    wallClockNs: (bootNs) => bootNs,
     cache: cacheOf(resolver),
     printUnresolved: false,
     emit: () => true,
@@ -115,6 +117,7 @@ Deno.test("EventPipeline hands the namespace's cgroup sample to the resolver", a
     mntnsId: 4_026_532_010n,
     mntnsSeq: 10n,
     segments: ["k8s.io", "a".repeat(64)],
+    ids: [2n, 253n],
     complete: true,
     v1: false,
   };
@@ -127,6 +130,7 @@ Deno.test("EventPipeline hands the namespace's cgroup sample to the resolver", a
     mntnsId: 4_026_532_010n,
     pid: 1,
     tsBootNs: 1n,
+    wallTimeNs: 1n,
     cgroup: sample,
   });
   assert.equal(pipeline.counts.seen, 1, "a cgroup sample is not an event");
@@ -140,6 +144,7 @@ Deno.test("EventPipeline never strands an event pushed while the loop ends", asy
   const cache = cacheOf(resolver, {});
   let emitted = 0;
   const pipeline = new EventPipeline({
+    wallClockNs: (bootNs) => bootNs,
     cache,
     printUnresolved: true,
     emit: () => (emitted++, true),
@@ -170,6 +175,7 @@ function boundedWaitSetup(printUnresolved: boolean) {
   } as unknown as ContainerResolver;
   const emitted: EnrichedEvent[] = [];
   const pipeline = new EventPipeline({
+    wallClockNs: (bootNs) => bootNs,
     cache: cacheOf(slow),
     resolveWaitMs: 50,
     printUnresolved,
@@ -217,6 +223,7 @@ Deno.test("EventPipeline marks a pod sandbox's process: the pod, no container", 
   );
   const emitted: EnrichedEvent[] = [];
   const pipeline = new EventPipeline({
+    wallClockNs: (bootNs) => bootNs,
     cache: cacheOf(resolver),
     printUnresolved: false,
     emit: (e) => (emitted.push(e), true),
@@ -236,6 +243,7 @@ Deno.test("EventPipeline stops when emit returns false (--count)", async () => {
   );
   let emitted = 0;
   const pipeline = new EventPipeline({
+    wallClockNs: (bootNs) => bootNs,
     cache: cacheOf(resolver, {}),
     printUnresolved: false,
     emit: () => ++emitted < 2,
@@ -244,4 +252,24 @@ Deno.test("EventPipeline stops when emit returns false (--count)", async () => {
   await pipeline.flush();
   assert.equal(emitted, 2);
   assert.equal(pipeline.stopped, true);
+});
+
+Deno.test("isRuntimeHelper() hides runc's setup tasks, not a workload renamed like one", () => {
+  const exit = (pid: number, ppid: number, comm: string) =>
+    ({
+      ...exec(pid, 1n),
+      type: "exit",
+      ppid,
+      comm,
+      exitCode: 0,
+      signal: 0,
+      durationNs: 1n,
+    }) as unknown as Parameters<typeof isRuntimeHelper>[0];
+  assert.equal(isRuntimeHelper(exit(10, 9, "runc:[1:CHILD]")), true);
+  assert.equal(isRuntimeHelper(exit(10, 9, "runc:[2:INIT]")), true);
+  assert.equal(isRuntimeHelper(exit(10, 9, "runc")), false);
+  assert.equal(isRuntimeHelper({ ...exit(10, 9, "runc:[1:CHILD]"), type: "exec" } as never), false);
+  // sh exec'd in the container, then renamed itself (or a subshell of it did): printed.
+  assert.equal(isRuntimeHelper(exit(10, 9, "runc:[2:INIT]"), new Set([10])), false);
+  assert.equal(isRuntimeHelper(exit(11, 10, "runc:[2:INIT]"), new Set([10])), false);
 });

@@ -10,6 +10,8 @@ Deno.test("escapeControl() makes C0, C1, DEL and line separators visible", () =>
   assert.equal(escapeControl("\u001b[2J\u0000\u007f\u009b"), "\\x1b[2J\\x00\\x7f\\x9b");
   assert.equal(escapeControl("back\\slash"), "back\\\\slash");
   assert.equal(escapeControl("x\u2028y"), "x\\u{2028}y");
+  assert.equal(escapeControl("evil\u202egpj.exe"), "evil\\u{202e}gpj.exe", "bidi override");
+  assert.equal(escapeControl("\u2066a\u2069\u200f"), "\\u{2066}a\\u{2069}\\u{200f}");
 });
 
 Deno.test("renderTable() aligns columns, escapes cells and cuts at maxWidth", () => {

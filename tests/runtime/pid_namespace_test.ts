@@ -8,6 +8,7 @@
  * nothing from outside it).
  */
 import assert from "node:assert/strict";
+import { spawnWithHostRoot } from "../harness/host_root.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -211,39 +212,6 @@ realTest(
     });
   },
 );
-
-/**
- * Spawns `crienrich ARGS --host-root ROOT` as pid 1 of a new PID namespace, with the host's
- * /proc and /sys bind-mounted under ROOT. The mounts live in a private mount namespace that
- * ends with the command: nothing stays mounted, nothing propagates back to the host.
- */
-function spawnWithHostRoot(root: string, args: string[]): Deno.ChildProcess {
-  return new Deno.Command("unshare", {
-    args: [
-      "--mount",
-      "--propagation",
-      "private",
-      "bash",
-      "-c",
-      `set -e; mkdir -p "$1/proc" "$1/sys"
-       mount --bind /proc "$1/proc"; mount --rbind /sys "$1/sys"
-       shift; exec unshare --pid --fork --mount-proc "$@"`,
-      "bash",
-      root,
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--quiet",
-      MAIN,
-      ...args,
-      "--host-root",
-      root,
-    ],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-}
 
 realTest(
   "ps and trace with --host-root DIR whose proc is the host's, from a private PID namespace: host pids, right events",
