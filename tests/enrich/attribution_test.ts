@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { realTest, withLab } from "../harness/real.ts";
 import { type TraceEvent, TraceProcess } from "../harness/trace_process.ts";
 import { spawnWithHostRoot } from "../harness/host_root.ts";
+import { cgroupDirOf, initPid, runFooAndBar } from "../harness/pods.ts";
 import { ExitCode } from "../../src/errors.ts";
 
 const CHURN_PODS = 20;
@@ -116,10 +117,7 @@ realTest("churn: every exec and exit of 20 one-shot pods goes to its own pod", a
 
 realTest("--pod foo prints only foo's events while the host and other pods churn", async () => {
   await withLab(async (lab) => {
-    const foo = await lab.runPod({ name: "foo", namespace: "demo", cgroupParent: "kubelet" });
-    const app = await lab.runContainer(foo, "app");
-    const bar = await lab.runPod({ name: "bar", namespace: "demo", cgroupParent: "kubelet" });
-    const db = await lab.runContainer(bar, "db");
+    const { app, bar, db } = await runFooAndBar(lab);
     const stream = new TraceProcess(
       ["--pod", "foo", "-n", "demo", "--duration", "60s"],
       lab.socket,
@@ -175,17 +173,9 @@ realTest(
   "a sub-cgroup named after another container does not make its process that container's",
   async () => {
     await withLab(async (lab) => {
-      const foo = await lab.runPod({ name: "foo", namespace: "demo", cgroupParent: "kubelet" });
-      const app = await lab.runContainer(foo, "app");
-      const bar = await lab.runPod({ name: "bar", namespace: "demo", cgroupParent: "kubelet" });
-      const db = await lab.runContainer(bar, "db");
-      const appPid = JSON.parse((await lab.client.containerStatus(app)).info.info!).pid as number;
-      const appCgroup = Deno.readTextFileSync(`/proc/${appPid}/cgroup`).split("\n")
-        .find((l) => l.startsWith("0::"))!.slice(3);
-      const v2 = Deno.readTextFileSync("/proc/self/mountinfo").split("\n").map((l) => l.split(" "))
-        .find((f) => f[f.indexOf("-") + 1] === "cgroup2")![4]!;
+      const { app, db } = await runFooAndBar(lab);
       // What a privileged container of pod foo could do: a cgroup named after bar's container.
-      const forged = `${v2}${appCgroup}/${db}`;
+      const forged = `${cgroupDirOf(await initPid(lab, app))}/${db}`;
       Deno.mkdirSync(forged);
       try {
         const ofBar = new TraceProcess(["--pod", "bar", "--duration", "60s"], lab.socket);
@@ -221,28 +211,11 @@ realTest(
   },
 );
 
-/** The v2 tree's mount point and a container's cgroup path in it. */
-function cgroupDirOf(pid: number): string {
-  const v2 = Deno.readTextFileSync("/proc/self/mountinfo").split("\n").map((l) => l.split(" "))
-    .find((f) => f[f.indexOf("-") + 1] === "cgroup2")![4]!;
-  const path = Deno.readTextFileSync(`/proc/${pid}/cgroup`).split("\n")
-    .find((l) => l.startsWith("0::"))!.slice(3);
-  return `${v2}${path}`;
-}
-
-const initPid = async (
-  lab: { client: { containerStatus(id: string): Promise<{ info: Record<string, string> }> } },
-  id: string,
-) => JSON.parse((await lab.client.containerStatus(id)).info.info!).pid as number;
-
 realTest(
   "a process of pod foo that joins pod bar's mount namespace does not make bar foo's",
   async () => {
     await withLab(async (lab) => {
-      const foo = await lab.runPod({ name: "foo", namespace: "demo", cgroupParent: "kubelet" });
-      const app = await lab.runContainer(foo, "app");
-      const bar = await lab.runPod({ name: "bar", namespace: "demo", cgroupParent: "kubelet" });
-      const db = await lab.runContainer(bar, "db");
+      const { app, db } = await runFooAndBar(lab);
       const gate = new TraceProcess(
         ["--pod", "foo", "--until-args", "I-AM-BAR", "--duration", "8s"],
         lab.socket,
@@ -266,10 +239,7 @@ realTest(
 
 realTest("a forged k8s.io/<id> sub-cgroup path is not the container it names", async () => {
   await withLab(async (lab) => {
-    const foo = await lab.runPod({ name: "foo", namespace: "demo" });
-    const app = await lab.runContainer(foo, "app");
-    const bar = await lab.runPod({ name: "bar", namespace: "demo" });
-    const db = await lab.runContainer(bar, "db");
+    const { app, db } = await runFooAndBar(lab, false);
     // containerd without a cgroup parent: /k8s.io/<id>; the forgery repeats that layout.
     const forged = `${cgroupDirOf(await initPid(lab, app))}/k8s.io/${db}`;
     Deno.mkdirSync(forged, { recursive: true });
@@ -365,10 +335,7 @@ realTest("a workload renamed like runc's helper still shows its exit", async () 
   await withLab(async (lab) => {
     const foo = await lab.runPod({ name: "foo", namespace: "demo", cgroupParent: "kubelet" });
     const app = await lab.runContainer(foo, "app");
-    const trace = new TraceProcess(
-      ["--pod", "foo", "--events", "exit", "--duration", "60s"],
-      lab.socket,
-    );
+    const trace = new TraceProcess(["--pod", "foo", "--duration", "60s"], lab.socket);
     await trace.waitFor(/^crienrich: tracing pod "foo"/);
     await lab.exec(app, ["/bin/sh", "-c", "printf 'runc:[2:INIT]' > /proc/self/comm; exit 42"]);
     await new Promise((r) => setTimeout(r, 1000));
