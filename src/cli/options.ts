@@ -70,12 +70,26 @@ export function parseCommandArgs<O extends OptionsConfig>(
       options: config,
       allowPositionals,
       strict: true,
+      tokens: true,
     });
   } catch (error) {
     throw new UsageError(
       `${describeParseError(command, args, config, error)} (see "crienrich ${command} --help")`,
       { cause: error },
     );
+  }
+  // A value flag given twice is a mistake the parser would settle silently (the last wins).
+  const seen = new Set<string>();
+  for (const token of parsed.tokens ?? []) {
+    if (token.kind !== "option") continue;
+    const option = config[token.name];
+    if (option?.type !== "string" || option.multiple) continue;
+    if (seen.has(token.name)) {
+      throw new UsageError(
+        `Flag --${token.name} given more than once (see "crienrich ${command} --help")`,
+      );
+    }
+    seen.add(token.name);
   }
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   const global: GlobalFlags = {
@@ -94,7 +108,11 @@ export function parseCommandArgs<O extends OptionsConfig>(
   }
   const hostRoot = values["host-root"];
   if (typeof hostRoot === "string") {
-    if (hostRoot === "") throw new UsageError(`Invalid --host-root "": expected a directory`);
+    let directory = false;
+    try {
+      directory = hostRoot !== "" && Deno.statSync(hostRoot).isDirectory;
+    } catch { /* missing: said below */ }
+    if (!directory) throw new UsageError(`Invalid --host-root "${hostRoot}": expected a directory`);
     global.hostRoot = hostRoot;
   }
   return { values: parsed.values, positionals: parsed.positionals, global };

@@ -31,6 +31,12 @@ export interface NamespaceEntry {
    * `--host`, never under a named selection.
    */
   unconfirmed: boolean;
+  /**
+   * For a namespace several running containers' inits hold: each container by its cgroup id
+   * (the v2 id events carry), with whether it is selected. `record` and `pod` are null then;
+   * an event goes to the container its cgroup id names, or is unproven.
+   */
+  shared?: Map<bigint, { record: ContainerRecord; selected: boolean }>;
   /** The namespace's inode number, to tell when no process uses it any more. */
   mntnsId: bigint;
   /** How it was resolved (`--debug`). */
@@ -106,6 +112,21 @@ export class EnrichmentCache {
               mntnsId: facts.mntnsId,
               proof: resolution.proof,
             });
+          case "shared":
+            return this.#decide(seq, {
+              record: null,
+              pod: null,
+              sandbox: false,
+              unconfirmed: false,
+              mntnsId: facts.mntnsId,
+              proof: resolution.proof,
+              shared: new Map(
+                resolution.records.filter((r) => r.cgroup_id !== null).map((r) => [
+                  BigInt(r.cgroup_id!),
+                  { record: r, selected: this.#selects(r) },
+                ]),
+              ),
+            });
           case "none":
           case "unconfirmed":
             return this.#decide(seq, {
@@ -149,12 +170,20 @@ export class EnrichmentCache {
     return dropped;
   }
 
+  #selects(record: ContainerRecord): boolean {
+    const { selector } = this.#options;
+    return selector !== null && matchesSelector(record, { ...selector, includeStopped: true });
+  }
+
   #decide(seq: bigint, facts: Omit<NamespaceEntry, "selected">): NamespaceEntry {
     const { selector, includeHost } = this.#options;
     let selected: boolean;
-    if (facts.record) {
-      selected = selector !== null &&
-        matchesSelector(facts.record, { ...selector, includeStopped: true });
+    if (facts.shared) {
+      // Sent by the kernel when any of them is selected; the pipeline picks per event.
+      selected = [...facts.shared.values()].some((c) => c.selected) ||
+        (this.#options.includeUnconfirmed ?? false);
+    } else if (facts.record) {
+      selected = this.#selects(facts.record);
     } else if (facts.pod) {
       selected = selector !== null && matchesPod(facts.pod, selector);
     } else if (facts.unconfirmed) {

@@ -15,7 +15,7 @@
  */
 import type { CgroupSample, KernelSample, ProcessEvent } from "../bpf/event.ts";
 import type { ContainerRecord, PodRecord } from "../runtime/record.ts";
-import type { EnrichmentCache } from "./cache.ts";
+import type { EnrichmentCache, NamespaceEntry } from "./cache.ts";
 
 /** An event joined with its container and pod. */
 export interface EnrichedEvent {
@@ -171,10 +171,15 @@ export class EventPipeline {
         if (entry && event.mntnsUnknown) this.#cgroups.delete(event.mntnsSeq);
         if (!entry) entry = await this.#waitForResolution(event);
         this.#queue.shift();
+        if (entry?.shared) entry = this.#sharedEntry(entry, event);
         if (entry && !entry.selected) {
           // An unconfirmed container cgroup under a named selection: maybe the selection's.
-          if (entry.unconfirmed && !this.#options.printUnresolved) this.counts.unproven++;
-          else this.counts.filtered++;
+          if (entry.unconfirmed && !this.#options.printUnresolved) {
+            this.counts.unproven++;
+            this.#options.debug?.(
+              `not printed: ${event.type} of pid ${event.pid} (${event.comm}), ${entry.proof}`,
+            );
+          } else this.counts.filtered++;
           continue;
         }
         if (event.type === "exec" && entry?.pod) this.#execd.add(event.pid);
@@ -208,6 +213,29 @@ export class EventPipeline {
       // a push() can never find #running set by a loop that has already ended.
       this.#running = false;
     }
+  }
+
+  /**
+   * The entry of one event in a namespace several containers share: the container whose
+   * cgroup id the event carries, or an unconfirmed entry (no container proven) otherwise.
+   */
+  #sharedEntry(entry: NamespaceEntry, event: ProcessEvent): NamespaceEntry {
+    const owner = entry.shared!.get(event.cgroupId);
+    if (owner) {
+      return {
+        ...entry,
+        shared: undefined,
+        record: owner.record,
+        pod: owner.record.pod,
+        selected: owner.selected,
+      };
+    }
+    return {
+      ...entry,
+      shared: undefined,
+      unconfirmed: true,
+      selected: this.#options.printUnresolved,
+    };
   }
 
   /**

@@ -10,7 +10,9 @@
  * 1. **Held by a running container.** When the init process of a running container of the
  *    last listing holds the namespace now and started before the event, the namespace is
  *    that container's, whatever cgroup the event's task was in (a process of another pod
- *    that joined it with `nsenter -m` does not make it the other pod's).
+ *    that joined it with `nsenter -m` does not make it the other pod's). When the inits of
+ *    several hold it (a debug pod whose command is `nsenter -t <pid> -m ...`), the namespace
+ *    is **shared** and each event goes to the container whose cgroup id it carries.
  *    (The listing is the trace's start listing, refreshed as below.)
  * 2. **Cgroup.** Every container id the cgroup path names (innermost first, see
  *    `containerCandidates`) is a claim: a privileged container can create a sub-cgroup
@@ -66,6 +68,11 @@ export interface NamespaceFacts {
 export type Resolution =
   /** A container the runtime lists. */
   | { kind: "container"; record: ContainerRecord; proof: string }
+  /**
+   * A mount namespace the inits of several running containers hold (one joined the
+   * other's): each event is the container whose cgroup id it carries.
+   */
+  | { kind: "shared"; records: ContainerRecord[]; proof: string }
   /** A pod sandbox's own process (pause): the pod's, no container. */
   | { kind: "sandbox"; pod: PodRecord; proof: string }
   /** No container's: the cgroup is outside every container layout (the host). */
@@ -93,8 +100,8 @@ export class ContainerResolver {
    * transport errors propagate.
    */
   async resolve(facts: NamespaceFacts): Promise<Resolution> {
-    const held = await this.#lookup.runningIn(facts.mntnsId, facts.tsBootNs, false);
-    if (held) return { kind: "container", record: held, proof: "mount namespace" };
+    const held = byHolders(await this.#lookup.runningIn(facts.mntnsId, facts.tsBootNs, false));
+    if (held) return held;
     const cgroup = await this.#cgroup(facts);
     if (cgroup !== undefined) {
       const candidates = containerCandidates(cgroup.segments);
@@ -109,21 +116,23 @@ export class ContainerResolver {
             // A process of this container in another mount namespace: its own private one,
             // or another container's that it joined (nsenter). Ask afresh who holds it.
             await this.#lookup.refreshNow();
-            const holder = await this.#lookup.runningIn(facts.mntnsId, facts.tsBootNs, false);
-            if (holder) return { kind: "container", record: holder, proof: "mount namespace" };
+            const holders = byHolders(
+              await this.#lookup.runningIn(facts.mntnsId, facts.tsBootNs, false),
+            );
+            if (holders) return holders;
           }
           return { kind: "container", record, proof };
         }
       }
-      const joined = await this.#lookup.runningIn(facts.mntnsId, facts.tsBootNs);
-      if (joined) return { kind: "container", record: joined, proof: "mount namespace" };
+      const joined = byHolders(await this.#lookup.runningIn(facts.mntnsId, facts.tsBootNs));
+      if (joined) return joined;
       const where = `cgroup "/${cgroup.segments.join("/")}"`;
       return candidates.length === 0
         ? { kind: "none", reason: `${where} is no container's` }
         : { kind: "unconfirmed", reason: `${where} names no container the runtime confirms` };
     }
-    const record = await this.#lookup.runningIn(facts.mntnsId, facts.tsBootNs);
-    if (record) return { kind: "container", record, proof: "mount namespace" };
+    const holders = byHolders(await this.#lookup.runningIn(facts.mntnsId, facts.tsBootNs));
+    if (holders) return holders;
     return { kind: "unresolved", reason: `process ${facts.pid} left no cgroup to look at` };
   }
 
@@ -171,6 +180,15 @@ export class ContainerResolver {
     await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs));
     return await this.#lookup.byId(id);
   }
+}
+
+/** The resolution of a namespace held by `records` (route 1), or undefined when none. */
+function byHolders(records: ContainerRecord[]): Resolution | undefined {
+  if (records.length === 0) return undefined;
+  if (records.length === 1) {
+    return { kind: "container", record: records[0]!, proof: "mount namespace" };
+  }
+  return { kind: "shared", records, proof: "mount namespace shared by several containers" };
 }
 
 /** How long after a container finished an event may still be its, in ns (clock skew). */

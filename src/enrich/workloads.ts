@@ -54,7 +54,8 @@ export class WorkloadLookup {
   readonly #procRoot: string;
   readonly #refreshAfterMs: number;
   readonly #cgroupRoot: string | undefined;
-  #running: Map<bigint, ContainerRecord> = new Map();
+  /** Running containers by the mount namespace inode their init holds (several may share). */
+  #running: Map<bigint, ContainerRecord[]> = new Map();
   #listedAt = -Infinity;
   #listing: Promise<void> | undefined;
 
@@ -74,7 +75,9 @@ export class WorkloadLookup {
     try {
       const record = await this.#inventory.get(id);
       if (record.mntns_id !== null && record.state === "running") {
-        this.#running.set(BigInt(record.mntns_id), record);
+        const key = BigInt(record.mntns_id);
+        const others = (this.#running.get(key) ?? []).filter((r) => r.id !== record.id);
+        this.#running.set(key, [...others, record]);
       }
       const workload: Workload = {
         kind: "container",
@@ -127,32 +130,37 @@ export class WorkloadLookup {
   }
 
   /**
-   * The running container whose init process is in mount namespace `mntnsId` now and was
+   * The running containers whose init process is in mount namespace `mntnsId` now and was
    * already running at `eventBootNs` (CLOCK_BOOTTIME ns). Then the event's namespace and the
    * container's are one: two namespaces alive at once never share an inode number, and the
-   * container's lived from before the event until now. (A container whose init moved to
-   * another mount namespace is not found: container inits do not.) Undefined otherwise.
-   * With `refresh` false only the last listing is consulted (no CRI call).
+   * container's lived from before the event until now. Usually one; several when a
+   * container's init joined another's namespace (`nsenter -t <pid> -m` as a node-shell or
+   * debug pod's command). A container whose init moved to another mount namespace later is
+   * not found: container inits do not. With `refresh` false only the last listing is
+   * consulted (no CRI call).
    * @throws {RuntimeUnavailableError|PermissionError} from a CRI listing.
    */
   async runningIn(
     mntnsId: bigint,
     eventBootNs: bigint,
     refresh = true,
-  ): Promise<ContainerRecord | undefined> {
-    let record = this.#running.get(mntnsId);
-    if (!record && refresh && performance.now() - this.#listedAt >= this.#refreshAfterMs) {
+  ): Promise<ContainerRecord[]> {
+    let records = this.#running.get(mntnsId);
+    if (!records && refresh && performance.now() - this.#listedAt >= this.#refreshAfterMs) {
       await this.#refresh();
-      record = this.#running.get(mntnsId);
+      records = this.#running.get(mntnsId);
     }
-    if (!record?.pid) return undefined;
-    const [now, startedBootNs] = await Promise.all([
-      mountNamespaceIdOfPid(record.pid, this.#procRoot).catch(() => undefined),
-      processStartBootNs(record.pid, this.#procRoot).catch(() => undefined),
-    ]);
-    // Start times have clock-tick (10 ms) resolution: demand a full tick of margin.
-    if (now !== mntnsId || startedBootNs === undefined) return undefined;
-    return startedBootNs + 10_000_000n <= eventBootNs ? record : undefined;
+    const held = await Promise.all((records ?? []).map(async (record) => {
+      if (!record.pid) return undefined;
+      const [now, startedBootNs] = await Promise.all([
+        mountNamespaceIdOfPid(record.pid, this.#procRoot).catch(() => undefined),
+        processStartBootNs(record.pid, this.#procRoot).catch(() => undefined),
+      ]);
+      // Start times have clock-tick (10 ms) resolution: demand a full tick of margin.
+      if (now !== mntnsId || startedBootNs === undefined) return undefined;
+      return startedBootNs + 10_000_000n <= eventBootNs ? record : undefined;
+    }));
+    return held.filter((record): record is ContainerRecord => record !== undefined);
   }
 
   /**
@@ -160,9 +168,11 @@ export class WorkloadLookup {
    * as the snapshot {@linkcode runningIn} consults.
    */
   seedRunning(records: readonly ContainerRecord[]): void {
-    const running = new Map<bigint, ContainerRecord>();
+    const running = new Map<bigint, ContainerRecord[]>();
     for (const r of records) {
-      if (r.state === "running" && r.mntns_id !== null) running.set(BigInt(r.mntns_id), r);
+      if (r.state !== "running" || r.mntns_id === null) continue;
+      const key = BigInt(r.mntns_id);
+      running.set(key, [...(running.get(key) ?? []), r]);
     }
     this.#running = running;
     this.#listedAt = performance.now();

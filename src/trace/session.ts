@@ -23,6 +23,7 @@ import type { ContainerRecord } from "../runtime/record.ts";
 import { mountNamespacesInUse } from "../runtime/proc.ts";
 import { cgroupLayout } from "../runtime/cgroup.ts";
 import { join } from "node:path";
+import { errorMessage } from "../errors.ts";
 
 /**
  * After Ctrl-C or SIGTERM, how long events of new namespaces may still wait for their
@@ -134,6 +135,7 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
   });
   try {
     let selectionSeen = false;
+    let lastResolveError: string | undefined;
     const lookup = new WorkloadLookup(options.inventory, { procRoot });
     const cache = new EnrichmentCache(new ContainerResolver(lookup, procRoot), {
       selector: options.selector,
@@ -147,7 +149,13 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
           selectionSeen = true;
           options.onSelectionSeen?.(entry);
         }
-        const what = entry.record
+        const what = entry.shared
+          ? `shared by ${
+            [...entry.shared.values()].map(({ record: r }) =>
+              `${r.pod.namespace}/${r.pod.name}/${r.name}`
+            ).join(", ")
+          }`
+          : entry.record
           ? `${entry.pod?.namespace}/${entry.pod?.name}/${entry.record.name}`
           : entry.pod
           ? `${entry.pod.namespace}/${entry.pod.name} (pod sandbox)`
@@ -170,7 +178,13 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
       // Without exec events a helper cannot be told from a workload renamed like one.
       showRuntimeHelpers: (options.showRuntimeHelpers ?? false) || !options.traceExec,
       emit: (event) => options.emit(event, tracer.bootTimeToWallClockNs(event.event.tsBootNs)),
-      onError: (error) => options.diagnostics(`cannot resolve container: ${String(error)}`),
+      // Said once per distinct failure, not once per event (a runtime down for a minute).
+      onError: (error) => {
+        const message = errorMessage(error);
+        if (message === lastResolveError) return;
+        lastResolveError = message;
+        options.diagnostics(`cannot resolve containers: ${message}`);
+      },
       ...(options.debug ? { debug: options.debug } : {}),
     });
     // Samples of one drain are put in time order before the pipeline sees them (reorder.ts).

@@ -273,3 +273,28 @@ Deno.test("isRuntimeHelper() hides runc's setup tasks, not a workload renamed li
   assert.equal(isRuntimeHelper(exit(10, 9, "runc:[2:INIT]"), new Set([10])), false);
   assert.equal(isRuntimeHelper(exit(11, 10, "runc:[2:INIT]"), new Set([10])), false);
 });
+
+Deno.test("EventPipeline: a namespace two containers' inits share goes by each event's cgroup id", async () => {
+  const bar = { ...record("app", "bar"), cgroup_id: 100 } as ContainerRecord;
+  const evil = { ...record("main", "evil"), cgroup_id: 200 } as ContainerRecord;
+  const { resolver } = scriptedResolver(
+    new Map<bigint, Resolution>([[9n, { kind: "shared", records: [bar, evil], proof: "test" }]]),
+    0,
+  );
+  const emitted: EnrichedEvent[] = [];
+  const pipeline = new EventPipeline({
+    wallClockNs: (bootNs) => bootNs,
+    cache: cacheOf(resolver, { pod: "bar" }),
+    printUnresolved: false,
+    emit: (e) => (emitted.push(e), true),
+  });
+  pipeline.push({ ...exec(1, 9n), cgroupId: 100n }); // bar's own process
+  pipeline.push({ ...exec(2, 9n), cgroupId: 200n }); // the debug pod's
+  pipeline.push({ ...exec(3, 9n), cgroupId: 1n }); // neither's cgroup: not proven
+  await pipeline.flush();
+  assert.deepEqual(emitted.map((e) => [e.event.pid, e.pod?.name, e.record?.name]), [
+    [1, "bar", "app"],
+  ]);
+  assert.equal(pipeline.counts.filtered, 1);
+  assert.equal(pipeline.counts.unproven, 1);
+});

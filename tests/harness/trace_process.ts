@@ -7,10 +7,10 @@
 
 const mainPath = new URL("../../src/main.ts", import.meta.url).pathname;
 
-/** One line of `trace -o json` (README "Trace events"). */
+/** An exec or exit line of `trace -o json` (README "Trace events"). */
 export interface TraceEvent {
   time: string;
-  type: "exec" | "exit" | "lost";
+  type: "exec" | "exit";
   node: string;
   process: {
     pid: number;
@@ -28,7 +28,15 @@ export interface TraceEvent {
   unresolved?: boolean;
   mntns_id?: number;
   cgroup_id?: number;
-  lost?: number;
+}
+
+/** A `lost` line of `trace -o json`: samples the kernel dropped on one CPU. */
+export interface LostRecord {
+  time: string;
+  type: "lost";
+  node: string;
+  cpu: number;
+  lost: number;
 }
 
 /** A `crienrich trace` subprocess whose stdout is NDJSON and stderr lines are watched. */
@@ -71,11 +79,19 @@ export class TraceProcess {
     throw new Error(`no stderr line matching ${pattern}; got ${JSON.stringify(this.stderrLines)}`);
   }
 
-  /** Waits for exit; returns code, parsed events and stderr. */
-  async finish(): Promise<{ code: number; events: TraceEvent[]; stderr: string[] }> {
+  /** Waits for exit; returns the code, the exec/exit events, the lost records and stderr. */
+  async finish(): Promise<
+    { code: number; events: TraceEvent[]; lost: LostRecord[]; stderr: string[] }
+  > {
     const [status, stdout] = await Promise.all([this.child.status, this.#stdout]);
     await this.#stderrDone;
-    const events = stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line));
-    return { code: status.code, events, stderr: this.stderrLines };
+    const lines: (TraceEvent | LostRecord)[] = stdout.split("\n").filter(Boolean)
+      .map((line) => JSON.parse(line));
+    return {
+      code: status.code,
+      events: lines.filter((l): l is TraceEvent => l.type !== "lost"),
+      lost: lines.filter((l): l is LostRecord => l.type === "lost"),
+      stderr: this.stderrLines,
+    };
   }
 }
