@@ -107,6 +107,16 @@ const CASES: Case[] = [
       `crienrich: Invalid --timeout "\\x1b[2J\\nline2": expected a duration like 500ms, 5s or 2m`,
   },
   {
+    name: "a value flag given twice",
+    args: ["--timeout", "1s", "--timeout", "2s"],
+    line: (c) => `crienrich: Flag --timeout given more than once${see(c)}`,
+  },
+  {
+    name: "a host root that is no directory",
+    args: ["--host-root", "/etc/passwd"],
+    line: () => `crienrich: Invalid --host-root "/etc/passwd": expected a directory`,
+  },
+  {
     name: "extra positional",
     args: ["extra"],
     line: (c) =>
