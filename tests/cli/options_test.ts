@@ -88,18 +88,20 @@ Deno.test("parseCommandArgs() refuses empty and pathless global values", () => {
 });
 
 Deno.test("parseCommandArgs() reads the global flags", () => {
+  const hostRoot = Deno.makeTempDirSync({ prefix: "crienrich-host-" });
   const parsed = parseCommandArgs("ps", [
     "-r",
     "/x.sock",
     "--timeout",
     "250ms",
     "--host-root",
-    "/host",
+    hostRoot,
   ], {});
+  Deno.removeSync(hostRoot);
   assert.deepEqual(parsed.global, {
     runtimeEndpoint: "/x.sock",
     timeoutMs: 250,
-    hostRoot: "/host",
+    hostRoot,
     debug: false,
     help: false,
   });
