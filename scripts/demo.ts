@@ -48,8 +48,11 @@ class DemoError extends Error {
 }
 
 /** Removes a kept (or half-finished) demo: its pods and their cgroups, then containerd. */
-async function stopDemo(): Promise<void> {
+/** `--stop`: removes the kept demo; returns false when none was running. */
+async function stopDemo(): Promise<boolean> {
+  const running = await Deno.stat(`${DEMO_DIR}/containerd.sock`).then(() => true, () => false);
   await Lab.stopDir(DEMO_DIR);
+  return running;
 }
 
 /**
@@ -147,8 +150,11 @@ demo: kept running. Try it yourself:
 async function main(): Promise<number> {
   switch (mode) {
     case "--stop":
-      await stopDemo();
-      say("demo: pod removed, containerd stopped");
+      say(
+        await stopDemo()
+          ? "demo: pod removed, containerd stopped"
+          : `demo: no kept demo was running in ${DEMO_DIR}; cleaned up what was left`,
+      );
       return 0;
     case "--exec":
       return await execInDemo(rest);

@@ -92,6 +92,13 @@ realTest(
       assert.equal(stopped.code, 0, stopped.stderr);
       assert.equal(stopped.stdout, "demo: pod removed, containerd stopped\n");
       assert.deepEqual(await podCgroupDirs(pod), []);
+      // A second --stop finds nothing running, and says so.
+      const again = await demo(lab.dir, ["--stop"]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(
+        again.stdout,
+        `demo: no kept demo was running in ${lab.dir}; cleaned up what was left\n`,
+      );
     });
   },
 );
