@@ -10,7 +10,7 @@ import { parseCgroupPath } from "../runtime/cgroup.ts";
 import { cgroupPathOfPid, mountNamespaceIdOfPid } from "../runtime/proc.ts";
 import { ExitCode, NotFoundError, UsageError } from "../errors.ts";
 import { GLOBAL_HELP, parseCommandArgs, parseOutputFormat } from "./options.ts";
-import { openInventory } from "./context.ts";
+import { openRuntimeClient } from "./context.ts";
 import type { CommandIO } from "./io.ts";
 
 /** The kernel's largest pid (PID_MAX_LIMIT, include/linux/threads.h, 64-bit). */
@@ -108,7 +108,7 @@ export function findRecord(
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) throw new NotFoundError(`No ${what} in the runtime`);
   const candidates = matches.map((r) =>
-    `${r.id.slice(0, 13)} (${r.pod.namespace}/${r.pod.name}/${r.name})`
+    `${r.id.slice(0, 13)} (${r.pod ? `${r.pod.namespace}/${r.pod.name}/` : ""}${r.name})`
   );
   throw new NotFoundError(`Ambiguous ${what}: matches ${candidates.join(", ")}`);
 }
@@ -146,12 +146,12 @@ export async function runInspect(args: string[], io: CommandIO): Promise<ExitCod
   }
   const target = parseInspectTarget(positionals[0]!);
   const facts = target.kind === "pid" ? await pidFacts(target.pid, global.hostRoot) : {};
-  const inventory = await openInventory(global, io.diagnostics);
+  const runtime = await openRuntimeClient(global, io.diagnostics);
   try {
-    const record = findRecord(await inventory.list(), target, facts);
+    const record = findRecord(await runtime.list(), target, facts);
     io.out.writeLine(JSON.stringify(record, null, 2));
   } finally {
-    inventory.client.close();
+    runtime.close();
   }
   return ExitCode.Ok;
 }
