@@ -138,8 +138,13 @@ export async function probeEndpoint(
     try {
       return { entry, version: await probeKind(entry.kind, candidate.path, { timeoutMs }) };
     } catch (error) {
+      // Deno's own refusals (NotCapable: a permission not granted) are no protocol mismatch.
+      const denied = error instanceof Deno.errors.NotCapable ||
+        error instanceof Deno.errors.PermissionDenied;
       const cliError = error instanceof CliError
         ? error
+        : denied
+        ? new PermissionError(errorMessage(error), { cause: error })
         : new RuntimeUnavailableError(errorMessage(error), { cause: error });
       return { entry, error: cliError, status: statusOf(cliError, entry.mismatch) };
     }

@@ -14,15 +14,27 @@ import { cgroupPathOfPid, mountNamespaceIdOfPid } from "./proc.ts";
 /** Reads process facts under a host root. */
 export class ProcessFactsReader {
   readonly procRoot: string;
-  readonly cgroupRoot: string | undefined;
+  readonly #hostRoot: string;
+  #cgroupRoot: { path: string | undefined } | undefined;
 
   /**
+   * Reads nothing yet: a client is opened to probe a socket before crienrich knows it may
+   * read `/proc` (Deno gates it behind --allow-all; see the PID namespace check).
    * @param hostRoot where the host's `/` is mounted (`--host-root`), default `/`
    */
   constructor(hostRoot = "/") {
+    this.#hostRoot = hostRoot;
     this.procRoot = join(hostRoot, "proc");
-    const ownRoot = findCgroupV2Root();
-    this.cgroupRoot = hostRoot === "/" || ownRoot === undefined ? ownRoot : join(hostRoot, ownRoot);
+  }
+
+  /** The cgroup v2 tree's directory under the host root (found on first use), if any. */
+  get cgroupRoot(): string | undefined {
+    if (!this.#cgroupRoot) {
+      const own = findCgroupV2Root();
+      const root = this.#hostRoot;
+      this.#cgroupRoot = { path: root === "/" || own === undefined ? own : join(root, own) };
+    }
+    return this.#cgroupRoot.path;
   }
 
   /**

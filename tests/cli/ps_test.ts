@@ -161,7 +161,7 @@ realTest("ps and inspect report real pods, containers, pids and cgroup ids", asy
       const missing = await runCli(["inspect", "pid:4194304"], env);
       assert.equal(missing.code, ExitCode.NotFound);
       assert.equal(missing.stderr.split("\n").filter(Boolean).length, 1);
-      const bad = await runCli(["inspect", "xyz"], env);
+      const bad = await runCli(["inspect", "x/y"], env);
       assert.equal(bad.code, ExitCode.Usage);
     });
   });
