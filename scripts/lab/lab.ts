@@ -190,12 +190,16 @@ export class Lab implements AsyncDisposable {
     return pod;
   }
 
-  /** Creates and starts a container in `pod`; returns its id. Default command sleeps. */
+  /**
+   * Creates and starts a container in `pod`; returns its id. Default command sleeps;
+   * `labels` are added to the kubelet's.
+   */
   async runContainer(
     pod: LabPod,
     name: string,
     command: string[] = ["/bin/sleep", "3600"],
     image = LAB_IMAGE,
+    labels: Record<string, string> = {},
   ): Promise<string> {
     const { containerId } = await this.client.call<{ containerId: string }>(
       "RuntimeService",
@@ -208,6 +212,7 @@ export class Lab implements AsyncDisposable {
           command,
           logPath: `${name}/0.log`,
           labels: {
+            ...labels,
             [POD_NAME_LABEL]: pod.name,
             [POD_NAMESPACE_LABEL]: pod.namespace,
             [POD_UID_LABEL]: pod.uid,

@@ -1,12 +1,11 @@
 /**
- * Opening the node's runtime for a command: discovery, the PID namespace check, then an
- * inventory over it.
+ * Opening the node's runtime for a command: discovery, then the PID namespace check.
  *
  * @module
  */
 import { join } from "node:path";
 import { connectRuntime, readEndpointSettings } from "../runtime/discovery.ts";
-import { ContainerInventory } from "../runtime/inventory.ts";
+import type { RuntimeClient } from "../runtime/client.ts";
 import {
   describePidNamespace,
   requireVisibleRuntime,
@@ -17,17 +16,18 @@ import type { GlobalFlags } from "./options.ts";
 /** Where commands write diagnostics (stderr in the CLI, an array in tests). */
 export type Diagnostics = (line: string) => void;
 
-/** A connected runtime's inventory, and the PID namespace its pids are seen from. */
+/** A connected runtime, and the PID namespace its pids are seen from. */
 export interface OpenedRuntime {
-  inventory: ContainerInventory;
+  /** Close it when done. */
+  runtime: RuntimeClient;
   /** `host`, or `node` (a kind node: pids are that namespace's, see its inode and dev). */
   pidNamespace: VisiblePidNamespace;
 }
 
 /**
  * Discovers and connects the runtime named by the global flags, checks that crienrich's
- * `/proc` (`--host-root`'s) shows the runtime's processes, and returns its inventory. Close
- * `inventory.client` when done.
+ * `/proc` (`--host-root`'s) shows the runtime's processes, and returns its client. Close
+ * `runtime` when done.
  * @throws {RuntimeUnavailableError|PermissionError|UsageError} from discovery.
  * @throws {PidNamespaceError} crienrich runs in a PID namespace without the runtime.
  */
@@ -42,7 +42,7 @@ export async function openRuntime(
   );
   if (global.debug) {
     diagnostics(
-      `debug: using ${probe.endpoint} (${probe.source}): ${probe.runtimeName} ${probe.runtimeVersion}`,
+      `debug: using ${probe.endpoint} (${probe.source}): ${probe.runtimeName} ${probe.runtimeVersion} (${probe.kind} API ${probe.apiVersion})`,
     );
   }
   // Container pids come from the runtime and are looked up in /proc: both must be seen
@@ -56,21 +56,16 @@ export async function openRuntime(
     throw error;
   }
   if (global.debug) diagnostics(`debug: ${describePidNamespace(pidNamespace, procRoot)}`);
-  const inventory = new ContainerInventory(client, {
-    runtimeName: probe.runtimeName ?? "unknown",
-    runtimeEndpoint: probe.endpoint,
-    ...(global.hostRoot ? { hostRoot: global.hostRoot } : {}),
-  });
-  return { inventory, pidNamespace };
+  return { runtime: client, pidNamespace };
 }
 
 /**
- * {@linkcode openRuntime}'s inventory alone (`ps`, `inspect`).
+ * {@linkcode openRuntime}'s client alone (`ps`, `inspect`). Close it when done.
  * @throws {RuntimeUnavailableError|PermissionError|UsageError|PidNamespaceError}
  */
-export async function openInventory(
+export async function openRuntimeClient(
   global: GlobalFlags,
   diagnostics: Diagnostics,
-): Promise<ContainerInventory> {
-  return (await openRuntime(global, diagnostics)).inventory;
+): Promise<RuntimeClient> {
+  return (await openRuntime(global, diagnostics)).runtime;
 }

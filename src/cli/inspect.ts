@@ -1,6 +1,6 @@
 /**
  * `crienrich inspect`: one container's full record as JSON, found by id, unique id prefix,
- * `pid:N` (a host pid inside it) or `cgroup:ID` (its cgroup id).
+ * unique name, `pid:N` (a host pid inside it) or `cgroup:ID` (its cgroup id).
  *
  * @module
  */
@@ -10,20 +10,23 @@ import { parseCgroupPath } from "../runtime/cgroup.ts";
 import { cgroupPathOfPid, mountNamespaceIdOfPid } from "../runtime/proc.ts";
 import { ExitCode, NotFoundError, UsageError } from "../errors.ts";
 import { GLOBAL_HELP, parseCommandArgs, parseOutputFormat } from "./options.ts";
-import { openInventory } from "./context.ts";
+import { openRuntimeClient } from "./context.ts";
 import type { CommandIO } from "./io.ts";
 
 /** The kernel's largest pid (PID_MAX_LIMIT, include/linux/threads.h, 64-bit). */
 export const PID_MAX_LIMIT = 4_194_304;
 
 const HELP =
-  `Usage: crienrich inspect <container-id | unique id prefix | pid:N | cgroup:ID> [-o json]
+  `Usage: crienrich inspect <container-id | unique id prefix | name | pid:N | cgroup:ID> [-o json]
 
 Prints the container record as one JSON object (field reference: README "Container record").
+  name        the container's name (docker run --name, the pod spec's); a hex word is an id
+              prefix first, a name when no id starts with it
   pid:N       the container a host process belongs to (by its cgroup, else its mount namespace);
               N from 1 to ${PID_MAX_LIMIT}
   cgroup:ID   the container whose cgroup v2 id is ID (as bpf_get_current_cgroup_id()), a u64
-An unknown id, an ambiguous prefix or a pid outside any container is an error (exit code 5);
+An unknown id or name, an ambiguous prefix or name, or a pid outside any container is an
+error (exit code 5);
 a malformed reference is a usage error (exit code 2).
 
 Flags:
@@ -37,12 +40,14 @@ const U64_MAX = 2n ** 64n - 1n;
 /** A parsed `inspect` argument. */
 export type InspectTarget =
   | { kind: "prefix"; prefix: string }
+  | { kind: "name"; name: string }
   | { kind: "pid"; pid: number }
   | { kind: "cgroup"; cgroupId: bigint };
 
 /**
- * Parses the `inspect` argument: a hex id prefix, `pid:N` (1 to {@linkcode PID_MAX_LIMIT})
- * or `cgroup:ID` (1 to 2^64-1, parsed exactly as a bigint).
+ * Parses the `inspect` argument: a hex id prefix, a container name (Docker's alphabet:
+ * `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, a superset of Kubernetes' DNS labels), `pid:N` (1 to
+ * {@linkcode PID_MAX_LIMIT}) or `cgroup:ID` (1 to 2^64-1, parsed exactly as a bigint).
  * @throws {UsageError} on anything else, pid 0, a negative or out-of-range number
  * @example parseInspectTarget("cgroup:18446744073709551615") // { kind: "cgroup", cgroupId: 18446744073709551615n }
  */
@@ -67,8 +72,9 @@ export function parseInspectTarget(text: string): InspectTarget {
     return { kind: "cgroup", cgroupId: id };
   }
   if (/^[0-9a-f]{1,64}$/.test(text)) return { kind: "prefix", prefix: text };
+  if (/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,252}$/.test(text)) return { kind: "name", name: text };
   throw new UsageError(
-    `Invalid container reference "${text}": expected a hex id or prefix, pid:N or cgroup:ID`,
+    `Invalid container reference "${text}": expected a hex id or prefix, a name, pid:N or cgroup:ID`,
   );
 }
 
@@ -87,7 +93,13 @@ export function findRecord(
   switch (target.kind) {
     case "prefix":
       matches = records.filter((r) => r.id.startsWith(target.prefix));
+      // A hex word that starts no id may be a name (`cafe`, `deadbeef`).
+      if (matches.length === 0) matches = records.filter((r) => r.name === target.prefix);
       what = `container "${target.prefix}"`;
+      break;
+    case "name":
+      matches = records.filter((r) => r.name === target.name);
+      what = `container "${target.name}"`;
       break;
     case "cgroup":
       // Compared as u64: a record's id is a number, exact below 2^53 (inode numbers).
@@ -108,7 +120,7 @@ export function findRecord(
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) throw new NotFoundError(`No ${what} in the runtime`);
   const candidates = matches.map((r) =>
-    `${r.id.slice(0, 13)} (${r.pod.namespace}/${r.pod.name}/${r.name})`
+    `${r.id.slice(0, 13)} (${r.pod ? `${r.pod.namespace}/${r.pod.name}/` : ""}${r.name})`
   );
   throw new NotFoundError(`Ambiguous ${what}: matches ${candidates.join(", ")}`);
 }
@@ -146,12 +158,12 @@ export async function runInspect(args: string[], io: CommandIO): Promise<ExitCod
   }
   const target = parseInspectTarget(positionals[0]!);
   const facts = target.kind === "pid" ? await pidFacts(target.pid, global.hostRoot) : {};
-  const inventory = await openInventory(global, io.diagnostics);
+  const runtime = await openRuntimeClient(global, io.diagnostics);
   try {
-    const record = findRecord(await inventory.list(), target, facts);
+    const record = findRecord(await runtime.list(), target, facts);
     io.out.writeLine(JSON.stringify(record, null, 2));
   } finally {
-    inventory.client.close();
+    runtime.close();
   }
   return ExitCode.Ok;
 }

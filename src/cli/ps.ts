@@ -13,7 +13,7 @@ import {
 import { ExitCode, NotFoundError, UsageError } from "../errors.ts";
 import { escapeControl } from "../output/escape.ts";
 import { GLOBAL_HELP, parseCommandArgs, parseOutputFormat } from "./options.ts";
-import { openInventory } from "./context.ts";
+import { openRuntimeClient } from "./context.ts";
 import type { CommandIO } from "./io.ts";
 
 const labelsText = (labels: Record<string, string>) =>
@@ -27,8 +27,12 @@ export const PS_COLUMNS: readonly Column<ContainerRecord>[] = [
     value: (r) => r.id.slice(0, 13),
   },
   { header: "NAME", description: "container name", value: (r) => r.name },
-  { header: "POD", description: "pod name", value: (r) => r.pod.name },
-  { header: "NAMESPACE", description: "pod namespace", value: (r) => r.pod.namespace },
+  { header: "POD", description: "pod name; - outside any pod", value: (r) => r.pod?.name ?? "-" },
+  {
+    header: "NAMESPACE",
+    description: "pod namespace; - outside any pod",
+    value: (r) => r.pod?.namespace ?? "-",
+  },
   { header: "STATE", description: "created, running, exited, unknown", value: (r) => r.state },
   {
     header: "IMAGE",
@@ -51,8 +55,17 @@ export const PS_COLUMNS: readonly Column<ContainerRecord>[] = [
     description: "(wide) mount namespace id",
     value: (r) => String(r.mntns_id ?? ""),
   },
-  { header: "POD UID", description: "(wide) pod uid", value: (r) => r.pod.uid },
-  { header: "LABELS", description: "(wide) pod labels", value: (r) => labelsText(r.pod.labels) },
+  { header: "POD UID", description: "(wide) pod uid", value: (r) => r.pod?.uid ?? "-" },
+  {
+    header: "RUNTIME",
+    description: "(wide) runtime that answered (containerd, cri-o, docker)",
+    value: (r) => r.runtime,
+  },
+  {
+    header: "LABELS",
+    description: "(wide) pod labels; the container's own outside any pod",
+    value: (r) => labelsText(r.pod?.labels ?? r.labels),
+  },
 ];
 const NARROW = 7;
 
@@ -146,7 +159,8 @@ export function selectorText(selector: ContainerSelector): string {
 }
 
 function compareRecords(a: ContainerRecord, b: ContainerRecord): number {
-  return a.pod.namespace.localeCompare(b.pod.namespace) || a.pod.name.localeCompare(b.pod.name) ||
+  return (a.pod?.namespace ?? "").localeCompare(b.pod?.namespace ?? "") ||
+    (a.pod?.name ?? "").localeCompare(b.pod?.name ?? "") ||
     a.name.localeCompare(b.name) || a.id.localeCompare(b.id);
 }
 
@@ -163,14 +177,14 @@ export async function runPs(args: string[], io: CommandIO): Promise<ExitCode> {
   }
   const format = parseOutputFormat(values.output, ["table", "wide", "json"] as const, "table");
   const selector = { ...selectorFromValues(values), includeStopped: values.all === true };
-  const inventory = await openInventory(global, io.diagnostics);
+  const runtime = await openRuntimeClient(global, io.diagnostics);
   let records: ContainerRecord[];
   try {
-    records = (await inventory.list()).filter((r) => matchesSelector(r, selector)).sort(
+    records = (await runtime.list()).filter((r) => matchesSelector(r, selector)).sort(
       compareRecords,
     );
   } finally {
-    inventory.client.close();
+    runtime.close();
   }
   const named = selector.pod !== undefined || selector.namespace !== undefined ||
     selector.container !== undefined;
@@ -178,7 +192,7 @@ export async function runPs(args: string[], io: CommandIO): Promise<ExitCode> {
     throw new NotFoundError(
       `No ${selector.includeStopped ? "" : "running "}container matches ${
         selectorText(selector)
-      } on ${inventory.client.socketPath}`,
+      } on ${runtime.socketPath}`,
     );
   }
   if (format === "json") {

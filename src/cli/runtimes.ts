@@ -1,6 +1,6 @@
 /**
- * `crienrich runtimes`: every candidate CRI endpoint tried, with its status, runtime name,
- * version and CRI API version.
+ * `crienrich runtimes`: every candidate endpoint tried (CRI, Docker Engine), with its status,
+ * API kind, runtime name, version and API version.
  *
  * @module
  */
@@ -20,23 +20,31 @@ const COLUMNS: readonly Column<EndpointProbe>[] = [
   { header: "SOURCE", description: "flag, env, crictl.yaml or well-known", value: (p) => p.source },
   {
     header: "STATUS",
-    description: "ok, missing, not a socket, refused, no answer, not CRI, permission denied",
+    description:
+      "ok, missing, not a socket, refused, no answer, not CRI, not Docker, unknown API, permission denied",
     value: (p) => p.status,
   },
+  { header: "KIND", description: "API spoken there: cri or docker", value: (p) => p.kind ?? "" },
   {
     header: "RUNTIME",
-    description: "runtime name from CRI Version",
+    description: "runtime name from CRI Version, or docker",
     value: (p) => p.runtimeName ?? "",
   },
   { header: "VERSION", description: "runtime version", value: (p) => p.runtimeVersion ?? "" },
-  { header: "CRI", description: "CRI API version", value: (p) => p.criApiVersion ?? "" },
+  {
+    header: "API",
+    description: "API version: CRI's (v1) or the negotiated Docker Engine API's (1.41)",
+    value: (p) => p.apiVersion ?? "",
+  },
   { header: "USED BY", description: "who usually listens there", value: (p) => p.usedBy ?? "" },
 ];
 
 const HELP = `Usage: crienrich runtimes [-o table|json]
 
-Tries every candidate CRI endpoint (or only the one named by --runtime-endpoint,
-CONTAINER_RUNTIME_ENDPOINT or /etc/crictl.yaml) with a CRI Version call and reports each.
+Tries every candidate endpoint (or only the one named by --runtime-endpoint,
+CONTAINER_RUNTIME_ENDPOINT or /etc/crictl.yaml): the CRI sockets with a CRI Version call,
+DOCKER_HOST's and the Docker sockets with the Engine API's GET /version (a named socket in
+both), and reports each.
 Exit code 0 when at least one answers, 4 when every socket found denies access, 3 otherwise
 (then one line on stderr names each socket tried).
 
@@ -44,7 +52,7 @@ Columns:
 ${describeColumns(COLUMNS)}
 
 JSON (-o json): one object per endpoint with endpoint, source, used_by, status, reason,
-runtime_name, runtime_version, cri_api_version.
+kind, runtime_name, runtime_version, api_version, cri_api_version (null but for CRI).
 
 ${GLOBAL_HELP}`;
 
@@ -74,8 +82,10 @@ export async function runRuntimes(args: string[], io: CommandIO): Promise<ExitCo
         used_by: p.usedBy ?? null,
         status: p.status,
         reason: p.reason ?? null,
+        kind: p.kind ?? null,
         runtime_name: p.runtimeName ?? null,
         runtime_version: p.runtimeVersion ?? null,
+        api_version: p.apiVersion ?? null,
         cri_api_version: p.criApiVersion ?? null,
       });
     }

@@ -147,7 +147,7 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
   const node = Deno.env.get("NODE_NAME") || hostname();
   // `pidNamespace` is `host`, or `node` with the inode and dev of the node container's PID
   // namespace that the tracer reports pids in; a `blind` one has already stopped here.
-  const { inventory, pidNamespace } = await openRuntime(global, io.diagnostics);
+  const { runtime, pidNamespace } = await openRuntime(global, io.diagnostics);
   const stop = Promise.withResolvers<void>();
   const onSignal = () => stop.resolve();
   // A closed terminal or a dropped SSH session (SIGHUP) ends the trace like Ctrl-C.
@@ -157,7 +157,7 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
   let matched = false;
   try {
     const summary = await runTraceSession({
-      inventory,
+      runtime,
       selector: named || values.all ? selector : null,
       includeHost: values.host === true,
       printUnresolved: !named,
@@ -166,9 +166,9 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
         if (!waiting) return;
         const what = entry.record ? `container "${entry.record.name}"` : "its pod sandbox";
         io.diagnostics(
-          `crienrich: ${
-            describeSelector(selector)
-          } appeared: ${what} in pod ${entry.pod?.namespace}/${entry.pod?.name}`,
+          `crienrich: ${describeSelector(selector)} appeared: ${what}${
+            entry.pod ? ` in pod ${entry.pod.namespace}/${entry.pod.name}` : ""
+          }`,
         );
       },
       ...(pidNamespace.kind === "node"
@@ -233,7 +233,7 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
     }
   } finally {
     for (const signal of STOP_SIGNALS) Deno.removeSignalListener(signal, onSignal);
-    inventory.client.close();
+    runtime.close();
   }
   if ((untilExec !== undefined || untilArgs !== undefined) && !matched) {
     const what = untilExec !== undefined

@@ -1,5 +1,5 @@
 /**
- * The container runtime: every candidate CRI endpoint probed with a `Version` call, as
+ * The container runtime: every candidate endpoint (CRI, Docker Engine) probed with its version call, as
  * `crienrich runtimes` does (README "Runtime discovery").
  *
  * @module
@@ -12,11 +12,19 @@ const SOURCE_NAMES: Record<EndpointProbe["source"], string> = {
   flag: "--runtime-endpoint",
   env: "CONTAINER_RUNTIME_ENDPOINT",
   "crictl.yaml": "/etc/crictl.yaml",
+  DOCKER_HOST: "DOCKER_HOST",
   "well-known": "the well-known list",
 };
 
+const API_NAMES: Record<NonNullable<EndpointProbe["kind"]>, string> = {
+  cri: "CRI",
+  docker: "Docker Engine API",
+};
+
 const describe = (p: EndpointProbe) =>
-  `${p.runtimeName} ${p.runtimeVersion} (CRI ${p.criApiVersion}) at ${p.endpoint}`;
+  `${p.runtimeName} ${p.runtimeVersion} (${API_NAMES[p.kind ?? "cri"]} ${
+    p.apiVersion ?? p.criApiVersion
+  }) at ${p.endpoint}`;
 
 /**
  * Judges the probes: `ok` naming each runtime that answered; else `fail`, exit code 4 when
@@ -37,7 +45,8 @@ export function judgeProbes(probes: readonly EndpointProbe[]): Outcome {
     (probes.length === 1
       ? `${probes[0]!.endpoint} (missing)`
       : `none of the ${probes.length} well-known sockets exists`);
-  const named = probes.length === 1 && probes[0]!.source !== "well-known";
+  const named = probes.length === 1 && probes[0]!.source !== "well-known" &&
+    probes[0]!.source !== "DOCKER_HOST";
   return fail(
     `no runtime answered: ${tried}`,
     named

@@ -182,7 +182,7 @@ export class EventPipeline {
           } else this.counts.filtered++;
           continue;
         }
-        if (event.type === "exec" && entry?.pod) this.#execd.add(event.pid);
+        if (event.type === "exec" && (entry?.record || entry?.pod)) this.#execd.add(event.pid);
         const helper = !this.#options.showRuntimeHelpers && isRuntimeHelper(event, this.#execd);
         if (event.type === "exit") this.#execd.delete(event.pid);
         if (helper) {

@@ -9,12 +9,9 @@
  *
  * @module
  */
-import type { ContainerInventory } from "../runtime/inventory.ts";
-import { type ContainerRecord, type PodRecord, podRecordOfSandbox } from "../runtime/record.ts";
-import { cgroupsPathToCgroupPath, parseContainerInfo } from "../runtime/container_info.ts";
-import type { CriPodSandbox } from "../runtime/cri_types.ts";
+import type { RuntimeClient } from "../runtime/client.ts";
+import type { ContainerRecord, PodRecord } from "../runtime/record.ts";
 import { mountNamespaceIdOfPid, processStartBootNs } from "../runtime/proc.ts";
-import { cgroupIdOfPath } from "../runtime/cgroup.ts";
 import { NotFoundError } from "../errors.ts";
 
 /** What proves that a cgroup is a workload's, whatever its kind. */
@@ -39,8 +36,6 @@ export type Workload =
 export interface WorkloadLookupOptions {
   /** procfs to read process facts from (`<host-root>/proc`). Default `/proc`. */
   procRoot?: string;
-  /** The cgroup v2 tree's directory, to find a pod sandbox's cgroup id; default the inventory's. */
-  cgroupRoot?: string;
   /**
    * How old a listing of running containers may be before a mount namespace that is not
    * in it makes a new listing, in ms. Default 1000.
@@ -50,18 +45,16 @@ export interface WorkloadLookupOptions {
 
 /** Lookups by container or sandbox id and by mount namespace, over one runtime. */
 export class WorkloadLookup {
-  readonly #inventory: ContainerInventory;
+  readonly #runtime: RuntimeClient;
   readonly #procRoot: string;
   readonly #refreshAfterMs: number;
-  readonly #cgroupRoot: string | undefined;
   /** Running containers by the mount namespace inode their init holds (several may share). */
   #running: Map<bigint, ContainerRecord[]> = new Map();
   #listedAt = -Infinity;
   #listing: Promise<void> | undefined;
 
-  constructor(inventory: ContainerInventory, options: WorkloadLookupOptions = {}) {
-    this.#inventory = inventory;
-    this.#cgroupRoot = options.cgroupRoot ?? inventory.cgroupRoot;
+  constructor(runtime: RuntimeClient, options: WorkloadLookupOptions = {}) {
+    this.#runtime = runtime;
     this.#procRoot = options.procRoot ?? "/proc";
     this.#refreshAfterMs = options.refreshAfterMs ?? 1000;
   }
@@ -69,11 +62,11 @@ export class WorkloadLookup {
   /**
    * The container (exited ones included, until the runtime removes them) or pod sandbox
    * whose full id is `id`; undefined when the runtime lists neither.
-   * @throws {RuntimeUnavailableError|PermissionError} from the CRI calls.
+   * @throws {RuntimeUnavailableError|PermissionError} from the runtime's calls.
    */
   async byId(id: string): Promise<Workload | undefined> {
     try {
-      const record = await this.#inventory.get(id);
+      const record = await this.#runtime.get(id);
       if (record.mntns_id !== null && record.state === "running") {
         const key = BigInt(record.mntns_id);
         const others = (this.#running.get(key) ?? []).filter((r) => r.id !== record.id);
@@ -86,47 +79,23 @@ export class WorkloadLookup {
       };
       if (record.cgroup_id !== null) workload.cgroupId = BigInt(record.cgroup_id);
       if (record.state === "exited") {
-        const finished = (await this.#inventory.client.containerStatus(id)).status?.finishedAt;
-        if (finished && BigInt(finished) > 0n) workload.finishedAtNs = BigInt(finished);
+        const finished = await this.#runtime.finishedAtNs(id);
+        if (finished !== undefined) workload.finishedAtNs = finished;
       }
       return workload;
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
     }
-    const client = this.#inventory.client;
-    const sandbox = (await client.listPodSandboxes()).find((s) => s.id === id);
+    const sandbox = await this.#runtime.sandbox(id);
     if (!sandbox) return undefined;
-    return {
+    const workload: Workload = {
       kind: "sandbox",
       sandboxId: id,
-      pod: podRecordOfSandbox(sandbox),
-      ...await this.#sandboxPaths(sandbox),
+      pod: sandbox.pod,
+      cgroupPaths: sandbox.cgroupPaths,
     };
-  }
-
-  async #sandboxPaths(sandbox: CriPodSandbox): Promise<WorkloadCgroup> {
-    const response = await this.#inventory.client.call<{ info?: Record<string, string> }>(
-      "RuntimeService",
-      "PodSandboxStatus",
-      { podSandboxId: sandbox.id, verbose: true },
-    ).catch((error): { info?: Record<string, string> } => {
-      if (error instanceof NotFoundError) return {};
-      throw error;
-    });
-    const { specCgroupsPath } = parseContainerInfo(response.info);
-    if (!specCgroupsPath) return { cgroupPaths: [] };
-    const expanded = cgroupsPathToCgroupPath(specCgroupsPath);
-    const found: WorkloadCgroup = {
-      cgroupPaths: [
-        specCgroupsPath,
-        ...(expanded && expanded !== specCgroupsPath ? [expanded] : []),
-      ],
-    };
-    if (expanded && this.#cgroupRoot) {
-      const id = await cgroupIdOfPath(expanded, this.#cgroupRoot).catch(() => undefined);
-      if (id !== undefined) found.cgroupId = id;
-    }
-    return found;
+    if (sandbox.cgroupId !== undefined) workload.cgroupId = sandbox.cgroupId;
+    return workload;
   }
 
   /**
@@ -137,8 +106,8 @@ export class WorkloadLookup {
    * container's init joined another's namespace (`nsenter -t <pid> -m` as a node-shell or
    * debug pod's command). A container whose init moved to another mount namespace later is
    * not found: container inits do not. With `refresh` false only the last listing is
-   * consulted (no CRI call).
-   * @throws {RuntimeUnavailableError|PermissionError} from a CRI listing.
+   * consulted (no runtime call).
+   * @throws {RuntimeUnavailableError|PermissionError} from a runtime listing.
    */
   async runningIn(
     mntnsId: bigint,
@@ -184,7 +153,7 @@ export class WorkloadLookup {
   }
 
   #refresh(): Promise<void> {
-    this.#listing ??= this.#inventory.list().then((records) => this.seedRunning(records))
+    this.#listing ??= this.#runtime.list().then((records) => this.seedRunning(records))
       .finally(() => (this.#listing = undefined));
     return this.#listing;
   }

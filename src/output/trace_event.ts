@@ -114,9 +114,12 @@ export function describeExit(exitCode: number, signal: number, durationNs: bigin
   return `[${how} after ${duration}]`;
 }
 
-/** A pod's field, or `?` when unresolved, `<host>` for no container's. */
+/**
+ * A pod's field, or `?` when unresolved, `-` for a container outside any pod, `<host>` for
+ * no container's.
+ */
 const podField = (t: TimedEvent, value: (p: NonNullable<TimedEvent["pod"]>) => string) =>
-  t.pod ? value(t.pod) : t.unresolved ? "?" : "<host>";
+  t.pod ? value(t.pod) : t.unresolved ? "?" : t.record ? "-" : "<host>";
 
 /** The container's name, `<sandbox>` for the pod sandbox's own processes. */
 const containerName = (t: TimedEvent) =>

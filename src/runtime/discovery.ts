@@ -1,6 +1,8 @@
 /**
- * Runtime discovery: try each candidate CRI socket and keep the first that answers a CRI
- * `Version` call within the timeout.
+ * Runtime discovery: try each candidate socket (CRI runtimes, then the Docker Engine) and
+ * keep the first that answers its API's version call (CRI `Version`, Engine `GET /version`)
+ * within the timeout. A socket whose kind is unknown (one the operator named) is asked in
+ * every API of `runtime_kinds.ts` at once.
  *
  * A socket counts only after `Version` answers; one that exists but does not answer, refuses,
  * or speaks something else is reported with its reason and never hangs the tool (every call
@@ -8,7 +10,9 @@
  *
  * @module
  */
-import { CriClient, DEFAULT_CRI_TIMEOUT_MS } from "./cri_client.ts";
+import { DEFAULT_CRI_TIMEOUT_MS } from "./cri_client.ts";
+import type { RuntimeClient, RuntimeKind, RuntimeVersion } from "./client.ts";
+import { probeKind, RUNTIME_KINDS, runtimeKind } from "./runtime_kinds.ts";
 import {
   crictlYamlPath,
   type EndpointCandidate,
@@ -32,6 +36,8 @@ export type ProbeStatus =
   | "refused"
   | "no answer"
   | "not CRI"
+  | "not Docker"
+  | "unknown API"
   | "permission denied";
 
 /** What probing one candidate found. JSON field names are part of `runtimes -o json`. */
@@ -43,9 +49,14 @@ export interface EndpointProbe {
   status: ProbeStatus;
   /** Why the status is not ok: one line. */
   reason?: string;
+  /** The API the socket answered in, when ok; else the one it was tried in, when known. */
+  kind?: RuntimeKind;
   /** From `Version`, when ok. */
   runtimeName?: string;
   runtimeVersion?: string;
+  /** CRI `v1` or the negotiated Engine API version (`1.41`), when ok. */
+  apiVersion?: string;
+  /** CRI runtimes only: the same as apiVersion (kept for `runtimes -o json`). */
   criApiVersion?: string;
 }
 
@@ -69,20 +80,27 @@ export async function readEndpointSettings(
   return {
     flag,
     env: Deno.env.get("CONTAINER_RUNTIME_ENDPOINT") || undefined,
+    dockerHost: Deno.env.get("DOCKER_HOST") || undefined,
     crictlYaml,
     hostRoot,
   };
 }
 
-/** Probes one socket: existence, type, then a CRI `Version` call with a deadline. */
+/**
+ * Probes one socket: existence, type, then the version call of its kind (every kind at
+ * once when unknown, the first answering in table order wins), each with a deadline.
+ * @param timeoutMs deadline of each call, in milliseconds
+ * @returns the probe, the version when it answered, and the error when it did not
+ */
 export async function probeEndpoint(
   candidate: EndpointCandidate,
   timeoutMs = DEFAULT_CRI_TIMEOUT_MS,
-): Promise<{ probe: EndpointProbe; error?: CliError }> {
+): Promise<{ probe: EndpointProbe; version?: RuntimeVersion; error?: CliError }> {
   const base = {
     endpoint: `unix://${candidate.path}`,
     source: candidate.source,
     ...(candidate.usedBy ? { usedBy: candidate.usedBy } : {}),
+    ...(candidate.kind ? { kind: candidate.kind } : {}),
   };
   let info: Deno.FileInfo;
   try {
@@ -97,11 +115,12 @@ export async function probeEndpoint(
         ),
       };
     }
+    const named = candidate.source !== "well-known" && candidate.source !== "DOCKER_HOST";
     return {
       probe: { ...base, status: "missing", reason: "no such file" },
       error: new RuntimeUnavailableError(
         `Cannot connect to runtime socket "${candidate.path}": no such file (is the runtime running?${
-          candidate.source === "well-known" ? " set --runtime-endpoint" : ""
+          named ? "" : " set --runtime-endpoint"
         })`,
       ),
     };
@@ -114,35 +133,64 @@ export async function probeEndpoint(
       ),
     };
   }
-  using client = new CriClient(candidate.path, { timeoutMs });
-  try {
-    const version = await client.version();
+  const kinds = candidate.kind ? [runtimeKind(candidate.kind)] : RUNTIME_KINDS;
+  const outcomes = await Promise.all(kinds.map(async (entry) => {
+    try {
+      return { entry, version: await probeKind(entry.kind, candidate.path, { timeoutMs }) };
+    } catch (error) {
+      // Deno's own refusals (NotCapable: a permission not granted) are no protocol mismatch.
+      const denied = error instanceof Deno.errors.NotCapable ||
+        error instanceof Deno.errors.PermissionDenied;
+      const cliError = error instanceof CliError
+        ? error
+        : denied
+        ? new PermissionError(errorMessage(error), { cause: error })
+        : new RuntimeUnavailableError(errorMessage(error), { cause: error });
+      return { entry, error: cliError, status: statusOf(cliError, entry.mismatch) };
+    }
+  }));
+  const answered = outcomes.find((o) => o.version);
+  if (answered?.version) {
+    const { version } = answered;
     return {
       probe: {
         ...base,
+        kind: version.kind,
         status: "ok",
-        runtimeName: version.runtimeName,
-        runtimeVersion: version.runtimeVersion,
-        criApiVersion: version.runtimeApiVersion,
+        runtimeName: version.name,
+        runtimeVersion: version.version,
+        apiVersion: version.apiVersion,
+        ...(version.kind === "cri" ? { criApiVersion: version.apiVersion } : {}),
       },
-    };
-  } catch (error) {
-    const cliError = error instanceof CliError
-      ? error
-      : new RuntimeUnavailableError(errorMessage(error), { cause: error });
-    return {
-      probe: { ...base, status: statusOf(cliError), reason: cliError.message },
-      error: cliError,
+      version,
     };
   }
+  // The most telling failure: a transport one (refused, no answer, denied) says more than
+  // "not this API"; a socket every API disowns is of an unknown API.
+  const failed = outcomes.filter((o) => o.error);
+  const transport = failed.find((o) => o.status !== o.entry.mismatch);
+  if (transport || failed.length === 1) {
+    const chosen = transport ?? failed[0]!;
+    return {
+      probe: { ...base, status: chosen.status!, reason: chosen.error!.message },
+      error: chosen.error!,
+    };
+  }
+  const reason = `Cannot use runtime socket "${candidate.path}": it answers, but in none of ${
+    failed.map((o) => o.entry.api).join(", ")
+  }`;
+  return {
+    probe: { ...base, status: "unknown API", reason },
+    error: new RuntimeUnavailableError(reason, { cause: failed[0]?.error }),
+  };
 }
 
-function statusOf(error: CliError): ProbeStatus {
+function statusOf(error: CliError, mismatch: ProbeStatus): ProbeStatus {
   if (error instanceof PermissionError) return "permission denied";
   if (/did not answer/.test(error.message)) return "no answer";
   if (/refused/.test(error.message)) return "refused";
   if (/no such socket/.test(error.message)) return "missing";
-  return "not CRI";
+  return mismatch;
 }
 
 /** Probes every candidate (for `crienrich runtimes`), in order. */
@@ -154,15 +202,16 @@ export async function probeAll(options: DiscoveryOptions): Promise<EndpointProbe
   return results.map((result) => result.probe);
 }
 
-/** A connected runtime: its client (close it) and what `Version` said. */
+/** A connected runtime: its client (close it) and what its probe said. */
 export interface ConnectedRuntime {
-  client: CriClient;
+  client: RuntimeClient;
   probe: EndpointProbe;
 }
 
 /**
  * Connects to the runtime to use: the override when one is set (its failure is the error),
- * else the first well-known socket whose `Version` answers.
+ * else the first well-known socket (CRI ones first, then `DOCKER_HOST`'s and Docker's) whose
+ * version call answers, through the client its kind's row in `runtime_kinds.ts` opens.
  *
  * @param onSkip called with one line per well-known socket skipped (for `--debug`).
  * @throws {RuntimeUnavailableError|PermissionError} when no candidate answers, worded by
@@ -175,11 +224,17 @@ export async function connectRuntime(
   const candidates = endpointCandidates(options);
   const probes: EndpointProbe[] = [];
   for (const candidate of candidates) {
-    const { probe, error } = await probeEndpoint(candidate, options.timeoutMs);
-    if (!error) {
-      return { client: new CriClient(candidate.path, { timeoutMs: options.timeoutMs }), probe };
+    const { probe, version, error } = await probeEndpoint(candidate, options.timeoutMs);
+    if (!error && version) {
+      const client = runtimeKind(version.kind).open(candidate.path, {
+        ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+        ...(options.hostRoot ? { hostRoot: options.hostRoot } : {}),
+      }, version);
+      return { client, probe };
     }
-    if (candidate.source === "well-known") onSkip(`skip ${probe.endpoint}: ${probe.status}`);
+    if (candidate.source === "well-known" || candidate.source === "DOCKER_HOST") {
+      onSkip(`skip ${probe.endpoint}: ${probe.status}`);
+    }
     probes.push(probe);
   }
   throw noRuntimeError(probes, options.timeoutMs ?? DEFAULT_CRI_TIMEOUT_MS);
@@ -212,8 +267,9 @@ export function describeNoRuntime(
   if (present.length > 0 && present.every((p) => p.status === "permission denied")) {
     return { tried, hint: "run as root", exitCode: ExitCode.PermissionDenied };
   }
-  const named = probes.length === 1 && probes[0]!.source !== "well-known"
-    ? probes[0]!.source as Exclude<EndpointProbe["source"], "well-known">
+  const only = probes.length === 1 ? probes[0]!.source : undefined;
+  const named = only !== undefined && only !== "well-known" && only !== "DOCKER_HOST"
+    ? only
     : undefined;
   let hint = named
     ? `check the endpoint named by ${endpointSourceName(named)}, or start the runtime`

@@ -1,11 +1,13 @@
 /**
- * Where CRI runtimes listen, and how an operator overrides it.
+ * Where container runtimes listen (CRI runtimes and the Docker Engine), and how an operator
+ * overrides it.
  *
  * Precedence, highest first, following crictl's conventions so existing settings just work:
  * 1. `--runtime-endpoint` (a `unix://` URL or a plain path);
  * 2. the `CONTAINER_RUNTIME_ENDPOINT` environment variable;
  * 3. `runtime-endpoint:` in `/etc/crictl.yaml` (under `--host-root` when given);
- * 4. the well-known sockets of {@linkcode WELL_KNOWN_ENDPOINTS}, in table order.
+ * 4. the well-known CRI sockets of {@linkcode WELL_KNOWN_ENDPOINTS}, then `DOCKER_HOST`'s socket
+ *    (when it names one: `unix:///path`), then the well-known Docker sockets.
  *
  * An endpoint named by 1–3 that fails is an error; a well-known socket that is missing is
  * skipped.
@@ -15,9 +17,12 @@
 import { join, normalize } from "node:path";
 import { endpointToSocketPath } from "./cri_client.ts";
 import { UsageError } from "../errors.ts";
+import type { RuntimeKind } from "./client.ts";
 
-/** A socket where a CRI runtime commonly listens. */
+/** A socket where a runtime commonly listens. */
 export interface WellKnownEndpoint {
+  /** The API spoken there. */
+  readonly kind: RuntimeKind;
   /** Absolute socket path on the host (prefixed with `--host-root` when given). */
   readonly path: string;
   /** The runtime usually found there (the `Version` call has the last word). */
@@ -26,35 +31,61 @@ export interface WellKnownEndpoint {
   readonly usedBy: string;
 }
 
-/** Well-known CRI sockets, in the order they are tried. */
+/**
+ * Well-known sockets, in the order they are tried: CRI first (a Kubernetes node's runtime
+ * knows the pods), the Docker Engine last (a `docker.sock` on a node whose kubelet uses
+ * containerd's CRI serves only the node's non-Kubernetes containers).
+ */
 export const WELL_KNOWN_ENDPOINTS: readonly WellKnownEndpoint[] = [
   // containerd's default: kubeadm clusters, EKS, GKE, AKS.
-  { path: "/run/containerd/containerd.sock", runtime: "containerd", usedBy: "containerd" },
-  { path: "/var/run/containerd/containerd.sock", runtime: "containerd", usedBy: "containerd" },
+  {
+    kind: "cri",
+    path: "/run/containerd/containerd.sock",
+    runtime: "containerd",
+    usedBy: "containerd",
+  },
+  {
+    kind: "cri",
+    path: "/var/run/containerd/containerd.sock",
+    runtime: "containerd",
+    usedBy: "containerd",
+  },
   // CRI-O's default: OpenShift, CRI-O based kubeadm nodes.
-  { path: "/run/crio/crio.sock", runtime: "cri-o", usedBy: "CRI-O" },
-  { path: "/var/run/crio/crio.sock", runtime: "cri-o", usedBy: "CRI-O" },
+  { kind: "cri", path: "/run/crio/crio.sock", runtime: "cri-o", usedBy: "CRI-O" },
+  { kind: "cri", path: "/var/run/crio/crio.sock", runtime: "cri-o", usedBy: "CRI-O" },
   // Mirantis cri-dockerd, the CRI shim in front of Docker Engine since dockershim's removal.
-  { path: "/run/cri-dockerd.sock", runtime: "docker", usedBy: "cri-dockerd" },
-  { path: "/var/run/cri-dockerd.sock", runtime: "docker", usedBy: "cri-dockerd" },
+  { kind: "cri", path: "/run/cri-dockerd.sock", runtime: "docker", usedBy: "cri-dockerd" },
+  { kind: "cri", path: "/var/run/cri-dockerd.sock", runtime: "docker", usedBy: "cri-dockerd" },
   // k3s and RKE2 run an embedded containerd with its own state directory.
-  { path: "/run/k3s/containerd/containerd.sock", runtime: "containerd", usedBy: "k3s, RKE2" },
+  {
+    kind: "cri",
+    path: "/run/k3s/containerd/containerd.sock",
+    runtime: "containerd",
+    usedBy: "k3s, RKE2",
+  },
   // microk8s is a snap: its containerd lives under the snap's common directory.
   {
+    kind: "cri",
     path: "/var/snap/microk8s/common/run/containerd.sock",
     runtime: "containerd",
     usedBy: "microk8s",
   },
+  // Docker Engine's API socket (dockerd's -H default; Docker Desktop and rootful Podman's
+  // compat service may also listen here). /var/run is a link to /run on current distributions.
+  { kind: "docker", path: "/run/docker.sock", runtime: "docker", usedBy: "Docker Engine" },
+  { kind: "docker", path: "/var/run/docker.sock", runtime: "docker", usedBy: "Docker Engine" },
 ];
 
 /** Where an endpoint came from. */
-export type EndpointSource = "flag" | "env" | "crictl.yaml" | "well-known";
+export type EndpointSource = "flag" | "env" | "crictl.yaml" | "DOCKER_HOST" | "well-known";
 
 /** A socket to try: its path and why it is tried. */
 export interface EndpointCandidate {
   /** Socket path as tried (host-root already applied to well-known paths). */
   path: string;
   source: EndpointSource;
+  /** The API spoken there, when known (well-known, DOCKER_HOST); undefined: try each. */
+  kind?: RuntimeKind;
   /** For well-known sockets, who usually listens there. */
   usedBy?: string;
 }
@@ -67,6 +98,8 @@ export interface EndpointSettings {
   env?: string;
   /** Text of crictl.yaml, when the file exists. */
   crictlYaml?: string;
+  /** `DOCKER_HOST` value (the Docker CLI's daemon address). */
+  dockerHost?: string;
   /** `--host-root`: prefix of every well-known path. Default "/". */
   hostRoot?: string;
 }
@@ -110,7 +143,7 @@ export function runtimeEndpointPath(endpoint: string, what: string): string {
   return path;
 }
 
-const SOURCE_NAMES: Record<Exclude<EndpointSource, "well-known">, string> = {
+const SOURCE_NAMES: Record<Exclude<EndpointSource, "well-known" | "DOCKER_HOST">, string> = {
   flag: "--runtime-endpoint",
   env: "CONTAINER_RUNTIME_ENDPOINT",
   "crictl.yaml": "runtime-endpoint in crictl.yaml",
@@ -124,7 +157,7 @@ const SOURCE_NAMES: Record<Exclude<EndpointSource, "well-known">, string> = {
  * @throws {UsageError} when the override is not a unix endpoint naming a socket path.
  */
 export function endpointCandidates(settings: EndpointSettings): EndpointCandidate[] {
-  const override: [string | undefined, Exclude<EndpointSource, "well-known">][] = [
+  const override: [string | undefined, Exclude<EndpointSource, "well-known" | "DOCKER_HOST">][] = [
     [settings.flag, "flag"],
     [settings.env || undefined, "env"],
     [settings.crictlYaml ? crictlRuntimeEndpoint(settings.crictlYaml) : undefined, "crictl.yaml"],
@@ -135,15 +168,39 @@ export function endpointCandidates(settings: EndpointSettings): EndpointCandidat
     }
   }
   const root = settings.hostRoot ?? "/";
-  return WELL_KNOWN_ENDPOINTS.map((known) => ({
-    path: join(root, known.path),
-    source: "well-known",
-    usedBy: known.usedBy,
-  }));
+  const known = (kind: RuntimeKind): EndpointCandidate[] =>
+    WELL_KNOWN_ENDPOINTS.filter((e) => e.kind === kind).map((e) => ({
+      path: join(root, e.path),
+      source: "well-known",
+      kind: e.kind,
+      usedBy: e.usedBy,
+    }));
+  const dockerHost = dockerHostPath(settings.dockerHost);
+  return [
+    ...known("cri"),
+    ...(dockerHost
+      ? [{ path: dockerHost, source: "DOCKER_HOST" as const, kind: "docker" as const }]
+      : []),
+    ...known("docker"),
+  ];
+}
+
+/**
+ * The socket path `DOCKER_HOST` names, when it names a unix socket (`unix:///path`); else
+ * undefined: a `tcp://` or `ssh://` daemon is another machine's, whose pids and cgroups are
+ * not this host's. It is never prefixed with `--host-root` (the variable is the caller's,
+ * like `CONTAINER_RUNTIME_ENDPOINT`).
+ * @example dockerHostPath("unix:///run/user/1000/docker.sock") // "/run/user/1000/docker.sock"
+ */
+export function dockerHostPath(dockerHost: string | undefined): string | undefined {
+  const match = /^unix:\/\/(\/.*[^/])$/.exec(dockerHost ?? "");
+  return match?.[1];
 }
 
 /** What names an override endpoint, for messages: `--runtime-endpoint`, ... */
-export function endpointSourceName(source: Exclude<EndpointSource, "well-known">): string {
+export function endpointSourceName(
+  source: Exclude<EndpointSource, "well-known" | "DOCKER_HOST">,
+): string {
   return SOURCE_NAMES[source];
 }
 

@@ -9,7 +9,6 @@
  *
  * @module
  */
-import { join } from "node:path";
 import type { CriClient } from "./cri_client.ts";
 import type { CriContainer, CriPodSandbox } from "./cri_types.ts";
 import { cgroupsPathToCgroupPath, parseContainerInfo } from "./container_info.ts";
@@ -20,8 +19,7 @@ import {
   imageIdOfContainer,
   stripImageScheme,
 } from "./record.ts";
-import { cgroupIdOfPath, findCgroupV2Root } from "./cgroup.ts";
-import { cgroupPathOfPid, mountNamespaceIdOfPid } from "./proc.ts";
+import { ProcessFactsReader } from "./process_facts.ts";
 import { NotFoundError } from "../errors.ts";
 
 /** Options of {@linkcode ContainerInventory}. */
@@ -38,24 +36,18 @@ export interface InventoryOptions {
 export class ContainerInventory {
   readonly #client: CriClient;
   readonly #options: InventoryOptions;
-  readonly #procRoot: string;
-  readonly #cgroupRoot: string | undefined;
+  readonly #facts: ProcessFactsReader;
   readonly #imageIds = new Map<string, Promise<string | undefined>>();
 
   constructor(client: CriClient, options: InventoryOptions) {
     this.#client = client;
     this.#options = options;
-    const hostRoot = options.hostRoot ?? "/";
-    this.#procRoot = join(hostRoot, "proc");
-    const ownRoot = findCgroupV2Root();
-    this.#cgroupRoot = hostRoot === "/" || ownRoot === undefined
-      ? ownRoot
-      : join(hostRoot, ownRoot);
+    this.#facts = new ProcessFactsReader(options.hostRoot);
   }
 
   /** The cgroup v2 tree's directory as this inventory reads it (under `--host-root`). */
   get cgroupRoot(): string | undefined {
-    return this.#cgroupRoot;
+    return this.#facts.cgroupRoot;
   }
 
   /** The CRI client this inventory reads from. */
@@ -126,37 +118,15 @@ export class ContainerInventory {
     });
   }
 
-  /**
-   * Pid from the verbose info; cgroup path from /proc/<pid>/cgroup (where the processes
-   * really are, crun's `/container` sub-cgroup included), else from the OCI spec; cgroup id
-   * and mount namespace id from the filesystem. Facts that cannot be read are left out.
-   */
-  async #processFacts(
+  /** Pid from the verbose info, the rest through {@linkcode ProcessFactsReader}. */
+  #processFacts(
     pid: number | undefined,
     specCgroupsPath: string | undefined,
   ): Promise<ContainerProcessFacts> {
-    const facts: ContainerProcessFacts = {};
-    const specPath = specCgroupsPath ? cgroupsPathToCgroupPath(specCgroupsPath) : undefined;
-    if (pid !== undefined) {
-      facts.pid = pid;
-      const procPath = await cgroupPathOfPid(pid, this.#procRoot).catch(() => undefined);
-      // Inside a private cgroup namespace (a DaemonSet pod on cgroup v2) other processes'
-      // paths read `/../../kubepods/...`: relative to a root we cannot see. The runtime's
-      // absolute cgroupsPath is then the better source.
-      facts.cgroupPath = procPath === undefined || (procPath.startsWith("/..") && specPath)
-        ? specPath
-        : procPath;
-      facts.mntnsId = await mountNamespaceIdOfPid(pid, this.#procRoot).catch(() => undefined);
-    } else {
-      facts.cgroupPath = specPath;
-    }
-    if (facts.cgroupPath === undefined) delete facts.cgroupPath;
-    if (facts.mntnsId === undefined) delete facts.mntnsId;
-    if (facts.cgroupPath && this.#cgroupRoot) {
-      const id = await cgroupIdOfPath(facts.cgroupPath, this.#cgroupRoot).catch(() => undefined);
-      if (id !== undefined) facts.cgroupId = id;
-    }
-    return facts;
+    return this.#facts.read(
+      pid,
+      specCgroupsPath ? cgroupsPathToCgroupPath(specCgroupsPath) : undefined,
+    );
   }
 
   /**

@@ -37,3 +37,26 @@ export const KUBELET_BOOKKEEPING_ANNOTATIONS: readonly string[] = [
   "io.kubernetes.container.terminationMessagePolicy",
   "io.kubernetes.pod.terminationGracePeriod",
 ];
+
+/**
+ * cri-dockerd's (formerly dockershim's) own keys on the Docker containers it creates, from
+ * cri-dockerd `core/docker_service.go` and dockershim `labels.go` (Kubernetes ≤ 1.23).
+ */
+/** `podsandbox` on a pod's sandbox (pause) container, `container` on its containers. */
+export const DOCKER_CONTAINER_TYPE_LABEL = "io.kubernetes.docker.type";
+/** Value of {@linkcode DOCKER_CONTAINER_TYPE_LABEL} on a pod sandbox. */
+export const DOCKER_SANDBOX_TYPE = "podsandbox";
+/** The pod sandbox's container id, on a pod's containers. */
+export const DOCKER_SANDBOX_ID_LABEL = "io.kubernetes.sandbox.id";
+/** Prefix of the labels that carry the CRI container's annotations. */
+export const DOCKER_ANNOTATION_PREFIX = "annotation.";
+/** cri-dockerd's bookkeeping keys: not shown among a container's or pod's labels. */
+export const DOCKER_CRI_LABELS: readonly string[] = [
+  DOCKER_CONTAINER_TYPE_LABEL,
+  DOCKER_SANDBOX_ID_LABEL,
+];
+
+/** Docker Compose's project and service of a container (compose-spec, all versions). */
+export const COMPOSE_PROJECT_LABEL = "com.docker.compose.project";
+/** See {@linkcode COMPOSE_PROJECT_LABEL}. */
+export const COMPOSE_SERVICE_LABEL = "com.docker.compose.service";

@@ -41,6 +41,8 @@ export interface ContainerRecord {
   state: ContainerStateName;
   /** Creation time, RFC 3339 with ns precision, UTC. */
   created: string;
+  /** Start time of the current or last run, RFC 3339 with ns precision, UTC; "" when never started. */
+  started: string;
   /** Restart attempt (CRI metadata.attempt). */
   attempt: number;
   /**
@@ -64,12 +66,20 @@ export interface ContainerRecord {
   image_id: string;
   /** Digest reference of the image in use (CRI image_ref), as the runtime gives it. */
   image_ref: string;
-  /** Runtime name from CRI Version (e.g. "containerd", "cri-o", "docker"). */
+  /**
+   * Runtime name: from CRI Version for CRI runtimes (e.g. "containerd", "cri-o", "docker"
+   * for cri-dockerd), "docker" for the Docker Engine API.
+   */
   runtime: string;
-  /** CRI endpoint the record came from, `unix:///...`. */
+  /** Endpoint the record came from, `unix:///...` (a CRI or Docker Engine API socket). */
   runtime_endpoint: string;
-  pod: PodRecord;
-  /** The container's CRI labels, as the runtime returns them. */
+  /**
+   * The container's pod; null for a container outside any pod (`docker run`, compose). CRI
+   * containers always have one; Docker Engine containers have one when the kubelet's
+   * `io.kubernetes.pod.*` labels say so (cri-dockerd).
+   */
+  pod: PodRecord | null;
+  /** The container's labels, as the runtime returns them. */
   labels: Record<string, string>;
   /** Container annotations, without the kubelet's bookkeeping ones. */
   annotations: Record<string, string>;
@@ -99,7 +109,7 @@ export interface RecordSources {
       CriContainer,
       "id" | "metadata" | "image" | "imageRef" | "state" | "createdAt" | "labels" | "annotations"
     >
-    & { imageId?: string; podSandboxId?: string };
+    & { imageId?: string; podSandboxId?: string; startedAt?: string };
   /**
    * Image fields of the same container as ListContainers gave them, when `container` is its
    * ContainerStatus: the list's image is the one CreateContainer was asked for.
@@ -255,6 +265,7 @@ export function buildContainerRecord(sources: RecordSources): ContainerRecord {
     name: container.metadata?.name || labels[CONTAINER_NAME_LABEL] || "",
     state: STATE_NAMES[container.state] ?? "unknown",
     created: nsToRfc3339(container.createdAt),
+    started: nsToRfc3339(container.startedAt ?? "0"),
     attempt: container.metadata?.attempt ?? 0,
     image,
     image_id: imageId,
@@ -275,4 +286,13 @@ export function buildContainerRecord(sources: RecordSources): ContainerRecord {
     cgroup_id: process.cgroupId === undefined ? null : Number(process.cgroupId),
     mntns_id: process.mntnsId === undefined ? null : Number(process.mntnsId),
   };
+}
+
+/**
+ * A container's name for one-line messages: `namespace/pod/name`, or the name alone for a
+ * container outside any pod.
+ * @example describeRecord({ name: "web", pod: null, ... }) // "web"
+ */
+export function describeRecord(record: Pick<ContainerRecord, "name" | "pod">): string {
+  return record.pod ? `${record.pod.namespace}/${record.pod.name}/${record.name}` : record.name;
 }

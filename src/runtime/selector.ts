@@ -40,11 +40,14 @@ export function parseLabelSelector(items: readonly string[]): Record<string, str
 /** True when `record` satisfies every criterion of `selector`. */
 export function matchesSelector(record: ContainerRecord, selector: ContainerSelector): boolean {
   if (!selector.includeStopped && record.state !== "running") return false;
-  if (selector.pod !== undefined && record.pod.name !== selector.pod) return false;
-  if (selector.namespace !== undefined && record.pod.namespace !== selector.namespace) return false;
+  // A container outside any pod (Docker) has no pod name or namespace to match.
+  if (selector.pod !== undefined && record.pod?.name !== selector.pod) return false;
+  if (selector.namespace !== undefined && record.pod?.namespace !== selector.namespace) {
+    return false;
+  }
   if (selector.container !== undefined && record.name !== selector.container) return false;
   for (const [key, value] of Object.entries(selector.labels ?? {})) {
-    if (record.pod.labels[key] !== value && record.labels[key] !== value) return false;
+    if (record.pod?.labels[key] !== value && record.labels[key] !== value) return false;
   }
   return true;
 }

@@ -11,7 +11,8 @@
  * @module
  */
 import { hostMountNamespaceId, ProcessTracer } from "../bpf/mod.ts";
-import type { ContainerInventory } from "../runtime/inventory.ts";
+import type { RuntimeClient } from "../runtime/client.ts";
+import { describeRecord } from "../runtime/record.ts";
 import { type ContainerSelector, matchesSelector } from "../runtime/selector.ts";
 import { ContainerResolver } from "../enrich/resolver.ts";
 import { WorkloadLookup } from "../enrich/workloads.ts";
@@ -47,7 +48,7 @@ async function beforeDeadline<T>(promise: Promise<T>, deadline: number): Promise
 
 /** Options of {@linkcode runTraceSession}. */
 export interface TraceSessionOptions {
-  inventory: ContainerInventory;
+  runtime: RuntimeClient;
   /** Containers to trace; null traces none (host only). */
   selector: ContainerSelector | null;
   /** Also print processes outside containers. */
@@ -136,7 +137,7 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
   try {
     let selectionSeen = false;
     let lastResolveError: string | undefined;
-    const lookup = new WorkloadLookup(options.inventory, { procRoot });
+    const lookup = new WorkloadLookup(options.runtime, { procRoot });
     const cache = new EnrichmentCache(new ContainerResolver(lookup, procRoot), {
       selector: options.selector,
       includeHost: options.includeHost,
@@ -145,18 +146,16 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
       onVerdict: (seq, allow, entry) => {
         if (allow) tracer.allowMountNamespace(seq);
         else tracer.denyMountNamespace(seq);
-        if (allow && entry.pod && !selectionSeen) {
+        if (allow && (entry.record || entry.pod) && !selectionSeen) {
           selectionSeen = true;
           options.onSelectionSeen?.(entry);
         }
         const what = entry.shared
           ? `shared by ${
-            [...entry.shared.values()].map(({ record: r }) =>
-              `${r.pod.namespace}/${r.pod.name}/${r.name}`
-            ).join(", ")
+            [...entry.shared.values()].map(({ record: r }) => describeRecord(r)).join(", ")
           }`
           : entry.record
-          ? `${entry.pod?.namespace}/${entry.pod?.name}/${entry.record.name}`
+          ? describeRecord(entry.record)
           : entry.pod
           ? `${entry.pod.namespace}/${entry.pod.name} (pod sandbox)`
           : entry.unconfirmed
@@ -211,7 +210,7 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
 
     // Attached: now see what the selection matches among running containers (a runtime
     // slower than the deadline does not hold the trace past it).
-    const running = await beforeDeadline(options.inventory.list(), deadline) ?? [];
+    const running = await beforeDeadline(options.runtime.list(), deadline) ?? [];
     lookup.seedRunning(running);
     const selector = options.selector;
     const matching = selector === null ? [] : running.filter((r) => matchesSelector(r, selector));

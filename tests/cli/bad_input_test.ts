@@ -225,8 +225,8 @@ Deno.test("inspect's references are checked: pid 0, negative, garbage, cgroup id
       `crienrich: Invalid cgroup id "0" in "cgroup:0": expected a number from 1 to 2^64-1`,
     ],
     [
-      "nothex",
-      `crienrich: Invalid container reference "nothex": expected a hex id or prefix, pid:N or cgroup:ID`,
+      "not hex",
+      `crienrich: Invalid container reference "not hex": expected a hex id or prefix, a name, pid:N or cgroup:ID`,
     ],
   ];
   await runAll(cases, async ([ref, line]) => {

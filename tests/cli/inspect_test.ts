@@ -22,13 +22,15 @@ Deno.test("parseInspectTarget() reads prefixes, pid:N and cgroup:ID", () => {
   assert.deepEqual(parseInspectTarget("ab12"), { kind: "prefix", prefix: "ab12" });
   assert.deepEqual(parseInspectTarget("pid:42"), { kind: "pid", pid: 42 });
   assert.deepEqual(parseInspectTarget("cgroup:253"), { kind: "cgroup", cgroupId: 253n });
-  for (const bad of ["", "XYZ", "g".repeat(3), "a".repeat(65), "pid", "cgroup"]) {
+  assert.deepEqual(parseInspectTarget("web"), { kind: "name", name: "web" });
+  assert.deepEqual(parseInspectTarget("shop_web-1.x"), { kind: "name", name: "shop_web-1.x" });
+  for (const bad of ["", "a b", "web!", "_x", "-x", "/web", "x".repeat(254)]) {
     assert.throws(
       () => parseInspectTarget(bad),
       (e: Error) =>
         e instanceof UsageError &&
         e.message ===
-          `Invalid container reference "${bad}": expected a hex id or prefix, pid:N or cgroup:ID`,
+          `Invalid container reference "${bad}": expected a hex id or prefix, a name, pid:N or cgroup:ID`,
     );
   }
 });

@@ -15,7 +15,7 @@ function records(result: CliResult): ContainerRecord[] {
 }
 
 const names = (list: ContainerRecord[]) =>
-  list.map((r) => `${r.pod.namespace}/${r.pod.name}/${r.name}`).sort();
+  list.map((r) => `${r.pod?.namespace}/${r.pod?.name}/${r.name}`).sort();
 
 realTest("ps and inspect report real pods, containers, pids and cgroup ids", async (t) => {
   await withLab(async (lab) => {
@@ -58,11 +58,11 @@ realTest("ps and inspect report real pods, containers, pids and cgroup ids", asy
       assert.equal(record.image, "crienrich.local/busybox:1");
       assert.match(record.image_id, /^sha256:[0-9a-f]{64}$/);
       assert.equal(record.runtime, "containerd");
-      assert.equal(record.pod.name, "foo");
-      assert.equal(record.pod.namespace, "demo");
-      assert.equal(record.pod.uid, foo.uid);
-      assert.equal(record.pod.sandbox_id, foo.sandboxId);
-      assert.deepEqual(record.pod.labels, {
+      assert.equal(record.pod?.name, "foo");
+      assert.equal(record.pod?.namespace, "demo");
+      assert.equal(record.pod?.uid, foo.uid);
+      assert.equal(record.pod?.sandbox_id, foo.sandboxId);
+      assert.deepEqual(record.pod?.labels, {
         app: "web",
         note: "bell\u0007esc\u001b[2J",
         tier: "frontend",
@@ -161,7 +161,7 @@ realTest("ps and inspect report real pods, containers, pids and cgroup ids", asy
       const missing = await runCli(["inspect", "pid:4194304"], env);
       assert.equal(missing.code, ExitCode.NotFound);
       assert.equal(missing.stderr.split("\n").filter(Boolean).length, 1);
-      const bad = await runCli(["inspect", "xyz"], env);
+      const bad = await runCli(["inspect", "x/y"], env);
       assert.equal(bad.code, ExitCode.Usage);
     });
   });

@@ -128,7 +128,7 @@ Deno.test({
     assert.equal(probe.runtimeVersion, await containerdVersion());
     assert.equal(probe.criApiVersion, "v1");
     assert.equal(client.socketPath, path);
-    assert.equal((await client.version()).runtimeName, "containerd");
+    assert.equal((await client.version()).name, "containerd");
   },
 });
 
@@ -283,7 +283,8 @@ Deno.test("probeEndpoint() and connectRuntime() report a missing path as missing
 });
 
 Deno.test({
-  name: "probeEndpoint() and connectRuntime() report an HTTP/1 server as not CRI",
+  name:
+    "probeEndpoint() and connectRuntime() report an HTTP/1 server that is neither CRI nor Docker as unknown API",
   // gRPC's channel and the server's connection close asynchronously after the test.
   sanitizeOps: false,
   sanitizeResources: false,
@@ -291,7 +292,7 @@ Deno.test({
     const dir = await tempDir("crd-");
     const path = join(dir, "http.sock");
     await using _ = httpSocket(path);
-    await assertUnavailable(path, "not CRI");
+    await assertUnavailable(path, "unknown API");
   },
 });
 
@@ -356,7 +357,7 @@ Deno.test("connectRuntime() with an empty hostRoot throws No container runtime f
       assert.equal(error.exitCode, 3);
       assert.match(
         error.message,
-        /^No container runtime found: none of the 8 well-known sockets exists; start the runtime, /,
+        /^No container runtime found: none of the 10 well-known sockets exists; start the runtime, /,
       );
       assert.match(error.message, /--runtime-endpoint/);
       return true;

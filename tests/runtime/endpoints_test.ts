@@ -3,6 +3,7 @@ import { endpointToSocketPath } from "../../src/runtime/cri_client.ts";
 import {
   crictlRuntimeEndpoint,
   crictlYamlPath,
+  dockerHostPath,
   endpointCandidates,
   WELL_KNOWN_ENDPOINTS,
 } from "../../src/runtime/endpoints.ts";
@@ -190,7 +191,12 @@ Deno.test("endpointCandidates() lists every well-known socket in table order by 
   const candidates = endpointCandidates({});
   assert.deepEqual(
     candidates,
-    WELL_KNOWN_ENDPOINTS.map((k) => ({ path: k.path, source: "well-known", usedBy: k.usedBy })),
+    WELL_KNOWN_ENDPOINTS.map((k) => ({
+      path: k.path,
+      source: "well-known",
+      kind: k.kind,
+      usedBy: k.usedBy,
+    })),
   );
   assert.equal(candidates[0]?.path, "/run/containerd/containerd.sock");
   const paths = candidates.map((c) => c.path);
@@ -200,10 +206,15 @@ Deno.test("endpointCandidates() lists every well-known socket in table order by 
       "/run/cri-dockerd.sock",
       "/run/k3s/containerd/containerd.sock",
       "/var/snap/microk8s/common/run/containerd.sock",
+      "/run/docker.sock",
+      "/var/run/docker.sock",
     ]
   ) {
     assert.ok(paths.includes(expected), expected);
   }
+  // CRI sockets first: on a Kubernetes node the CRI runtime knows the pods.
+  const kinds = candidates.map((c) => c.kind);
+  assert.equal(kinds.lastIndexOf("cri") < kinds.indexOf("docker"), true);
   assert.equal(new Set(paths).size, paths.length, "no duplicates");
 });
 
@@ -242,4 +253,49 @@ Deno.test("endpointCandidates() throws a UsageError for a non-unix override", ()
 Deno.test("crictlYamlPath() is /etc/crictl.yaml under the host root", () => {
   assert.equal(crictlYamlPath(), "/etc/crictl.yaml");
   assert.equal(crictlYamlPath("/host"), "/host/etc/crictl.yaml");
+});
+
+Deno.test("dockerHostPath() takes unix sockets only", () => {
+  const cases: [string | undefined, string | undefined][] = [
+    ["unix:///run/user/1000/docker.sock", "/run/user/1000/docker.sock"],
+    ["unix:///var/run/docker.sock", "/var/run/docker.sock"],
+    ["tcp://10.0.0.1:2376", undefined], // another machine's daemon
+    ["ssh://me@host", undefined],
+    ["unix://", undefined],
+    ["unix:///run/", undefined],
+    ["/run/docker.sock", undefined], // the Docker CLI needs the scheme too
+    ["", undefined],
+    [undefined, undefined],
+  ];
+  for (const [value, expected] of cases) {
+    assert.equal(dockerHostPath(value), expected, String(value));
+  }
+});
+
+Deno.test("endpointCandidates() tries DOCKER_HOST's socket after the CRI ones, before Docker's, never under hostRoot", () => {
+  const candidates = endpointCandidates({
+    dockerHost: "unix:///tmp/d/docker.sock",
+    hostRoot: "/host",
+  });
+  const index = candidates.findIndex((c) => c.source === "DOCKER_HOST");
+  assert.deepEqual(candidates[index], {
+    path: "/tmp/d/docker.sock",
+    source: "DOCKER_HOST",
+    kind: "docker",
+  });
+  assert.ok(candidates.slice(0, index).every((c) => c.kind === "cri"));
+  assert.ok(candidates.slice(index + 1).every((c) => c.kind === "docker"));
+  assert.deepEqual(candidates.slice(index + 1).map((c) => c.path), [
+    "/host/run/docker.sock",
+    "/host/var/run/docker.sock",
+  ]);
+  // An override names the one runtime to use: DOCKER_HOST is not tried beside it.
+  assert.deepEqual(
+    endpointCandidates({ flag: "/x.sock", dockerHost: "unix:///tmp/d/docker.sock" }),
+    [{ path: "/x.sock", source: "flag" }],
+  );
+  assert.equal(
+    endpointCandidates({ dockerHost: "tcp://10.0.0.1:2376" }).length,
+    WELL_KNOWN_ENDPOINTS.length,
+  );
 });

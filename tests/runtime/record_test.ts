@@ -126,10 +126,10 @@ Deno.test("buildContainerRecord() falls back to kubelet labels without a sandbox
     runtimeEndpoint: "unix:///run/cri-dockerd.sock",
   });
   assert.equal(record.name, "web");
-  assert.equal(record.pod.name, "web-5c7b9d-x2k4q");
-  assert.equal(record.pod.namespace, "shop");
-  assert.equal(record.pod.uid, "5f0c6a1e-3b2d-4c7e-9a10-2b3c4d5e6f70");
-  assert.equal(record.pod.sandbox_id, "");
+  assert.equal(record.pod?.name, "web-5c7b9d-x2k4q");
+  assert.equal(record.pod?.namespace, "shop");
+  assert.equal(record.pod?.uid, "5f0c6a1e-3b2d-4c7e-9a10-2b3c4d5e6f70");
+  assert.equal(record.pod?.sandbox_id, "");
   assert.equal(record.image, "registry.example.com/shop/web:1.4.2");
   assert.equal(
     record.image_ref,

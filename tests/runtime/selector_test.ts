@@ -19,6 +19,7 @@ function record(
     name: overrides.name ?? "app",
     state: overrides.state ?? "running",
     created: "",
+    started: "",
     attempt: 0,
     image: "img",
     image_id: "",

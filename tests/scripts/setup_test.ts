@@ -54,6 +54,7 @@ async function runSetup(dir: string, path: string) {
 const ALL = [
   "containerd",
   "runc",
+  "docker.io",
   "busybox-static",
   "libbpf1",
   "libbpf-dev",

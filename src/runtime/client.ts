@@ -1,0 +1,91 @@
+/**
+ * The one interface every runtime client implements (CRI runtimes, the Docker Engine API),
+ * so that `ps`, `inspect` and the tracer's enrichment never learn which runtime answered.
+ * Each runtime API has its own module (`cri_runtime.ts`, `docker_client.ts`) and one row in
+ * the table of `runtime_kinds.ts`, the only place that tells runtime kinds apart.
+ *
+ * Modelled on Inspektor Gadget's `pkg/container-utils/runtime-client/interface.go`: one
+ * client interface, one shared container record.
+ *
+ * @module
+ */
+import type { ContainerRecord, PodRecord } from "./record.ts";
+
+/**
+ * The API a runtime socket speaks: `cri` (Kubernetes CRI runtime.v1 over gRPC: containerd,
+ * CRI-O, cri-dockerd) or `docker` (Docker Engine API, HTTP/1.1).
+ */
+export type RuntimeKind = "cri" | "docker";
+
+/** What a runtime says about itself. */
+export interface RuntimeVersion {
+  kind: RuntimeKind;
+  /** Runtime name: CRI Version's `runtime_name` (`containerd`, `cri-o`, `docker`), or `docker`. */
+  name: string;
+  /** Runtime version, e.g. `1.6.20~ds1`, `20.10.24+dfsg1`. */
+  version: string;
+  /** API version in use: CRI's `v1`, or the negotiated Docker Engine API version (`1.41`). */
+  apiVersion: string;
+}
+
+/** A pod sandbox (CRI runtimes only) with what proves a cgroup is its. */
+export interface SandboxRecord {
+  /** Sandbox id. */
+  id: string;
+  pod: PodRecord;
+  /** Cgroup paths the runtime records for it (spec literal, expansion). */
+  cgroupPaths: string[];
+  /** Its cgroup directory's id (inode in the v2 tree) while it exists. */
+  cgroupId?: bigint;
+}
+
+/**
+ * A connected runtime. Every method has a deadline (the client's timeout); close it when
+ * done (`using`, or `close()` in `finally`).
+ */
+export interface RuntimeClient extends Disposable {
+  readonly kind: RuntimeKind;
+  /** Path of the socket it talks to. */
+  readonly socketPath: string;
+  /** `unix://` endpoint, as recorded in each record's `runtime_endpoint`. */
+  readonly endpoint: string;
+  /** The cgroup v2 tree's directory as records are read (under `--host-root`), if any. */
+  readonly cgroupRoot: string | undefined;
+
+  /**
+   * What the runtime says about itself.
+   * @throws {RuntimeUnavailableError|PermissionError} when it cannot be asked.
+   */
+  version(): Promise<RuntimeVersion>;
+
+  /**
+   * Every container of the runtime, exited ones included, with process facts read from
+   * `/proc` for running ones. Containers removed meanwhile are left out.
+   * @throws {RuntimeUnavailableError|PermissionError}
+   */
+  list(): Promise<ContainerRecord[]>;
+
+  /**
+   * One container by full id.
+   * @throws {NotFoundError} when the runtime has no such container.
+   * @throws {RuntimeUnavailableError|PermissionError}
+   */
+  get(id: string): Promise<ContainerRecord>;
+
+  /**
+   * When an exited container finished, in ns since the epoch; undefined when unknown or
+   * still running.
+   * @throws {NotFoundError|RuntimeUnavailableError|PermissionError}
+   */
+  finishedAtNs(id: string): Promise<bigint | undefined>;
+
+  /**
+   * The pod sandbox with full id `id`; undefined when there is none (runtimes without pod
+   * sandboxes always answer undefined).
+   * @throws {RuntimeUnavailableError|PermissionError}
+   */
+  sandbox(id: string): Promise<SandboxRecord | undefined>;
+
+  /** Closes the connection; further calls fail. */
+  close(): void;
+}

@@ -1,0 +1,240 @@
+/**
+ * The Docker Engine API's transport: HTTP/1.1 over the daemon's unix socket through Deno's
+ * own `fetch` (a `Deno.createHttpClient` whose proxy is the socket), JSON bodies, a
+ * deadline on every call, and API version negotiation as the Docker CLI does it: ask the
+ * unversioned `GET /version`, then use the lower of the daemon's `ApiVersion` and
+ * {@linkcode DOCKER_API_MAX_VERSION} in every path (`/v1.41/containers/json`).
+ *
+ * Spec: Docker Engine API reference, "Versioning" (docs.docker.com/engine/api/). Podman's
+ * Docker-compatible service answers the same paths.
+ *
+ * @module
+ */
+import {
+  type CliError,
+  errorMessage,
+  NotFoundError,
+  PermissionError,
+  RuntimeUnavailableError,
+} from "../errors.ts";
+
+/** Default deadline of one Engine API call, in milliseconds (as CRI calls'). */
+export const DEFAULT_DOCKER_TIMEOUT_MS = 3000;
+
+/**
+ * The oldest API version whose answers carry every field read here (`State.Pid`,
+ * `HostConfig.CgroupParent`, `Config.Image`, labels: Docker 1.12's API 1.24).
+ */
+export const DOCKER_API_MIN_VERSION = "1.24";
+
+/**
+ * The newest API version this client asks for; a newer daemon is asked at this one (a
+ * daemon serves every older version down to its `MinAPIVersion`). API 1.47 is Docker 27.
+ */
+export const DOCKER_API_MAX_VERSION = "1.47";
+
+/** The parts of `GET /version` used here. */
+export interface DockerVersionResponse {
+  Version?: string;
+  ApiVersion?: string;
+  MinAPIVersion?: string;
+  Components?: { Name?: string; Version?: string }[];
+}
+
+/**
+ * Compares two API versions (`1.41` < `1.47` < `1.100`), numerically part by part.
+ * @returns negative, zero or positive as `a` is older, equal or newer than `b`
+ */
+export function compareApiVersions(a: string, b: string): number {
+  const pa = a.split(".").map(Number);
+  const pb = b.split(".").map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/**
+ * The API version to use with a daemon that speaks up to `daemonVersion`: the lower of it
+ * and {@linkcode DOCKER_API_MAX_VERSION}.
+ * @throws {RuntimeUnavailableError} when the daemon's version is malformed or older than
+ *   {@linkcode DOCKER_API_MIN_VERSION}.
+ * @example negotiateApiVersion("1.41") // "1.41"
+ */
+export function negotiateApiVersion(
+  daemonVersion: string | undefined,
+  where = "the daemon",
+): string {
+  if (!daemonVersion || !/^\d+\.\d+$/.test(daemonVersion)) {
+    throw new RuntimeUnavailableError(
+      `Cannot use the Docker Engine API at ${where}: no API version in its /version answer (${
+        JSON.stringify(daemonVersion ?? null)
+      })`,
+    );
+  }
+  if (compareApiVersions(daemonVersion, DOCKER_API_MIN_VERSION) < 0) {
+    throw new RuntimeUnavailableError(
+      `Cannot use the Docker Engine API at ${where}: API ${daemonVersion} is older than ${DOCKER_API_MIN_VERSION} (Docker 1.12)`,
+    );
+  }
+  return compareApiVersions(daemonVersion, DOCKER_API_MAX_VERSION) > 0
+    ? DOCKER_API_MAX_VERSION
+    : daemonVersion;
+}
+
+/** Options of {@linkcode DockerApi}. */
+export interface DockerApiOptions {
+  /** Deadline of each call, in milliseconds. Default {@linkcode DEFAULT_DOCKER_TIMEOUT_MS}. */
+  timeoutMs?: number;
+}
+
+/**
+ * An Engine API connection over one unix socket.
+ *
+ * Errors: {@linkcode RuntimeUnavailableError} (no socket, refused, no answer within the
+ * deadline, not the Engine API), {@linkcode PermissionError} (the socket is root-only or
+ * in the `docker` group), {@linkcode NotFoundError} (404 on an object's path).
+ *
+ * @example
+ * ```ts
+ * using api = new DockerApi("/var/run/docker.sock");
+ * const containers = await api.get<unknown[]>("/containers/json?all=true");
+ * ```
+ */
+export class DockerApi implements Disposable {
+  readonly socketPath: string;
+  readonly timeoutMs: number;
+  readonly #http: Deno.HttpClient;
+  #negotiated: Promise<{ version: DockerVersionResponse; apiVersion: string }> | undefined;
+
+  constructor(socketPath: string, options: DockerApiOptions = {}) {
+    this.socketPath = socketPath;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_DOCKER_TIMEOUT_MS;
+    this.#http = Deno.createHttpClient({ proxy: { transport: "unix", path: socketPath } });
+  }
+
+  /**
+   * `GET /version` (unversioned) and the API version negotiated from it; asked once.
+   * @throws {RuntimeUnavailableError|PermissionError}
+   */
+  negotiate(): Promise<{ version: DockerVersionResponse; apiVersion: string }> {
+    this.#negotiated ??= this.#request<DockerVersionResponse>("/version", "GET /version")
+      .then((version) => {
+        if (typeof version !== "object" || version === null || !("ApiVersion" in version)) {
+          throw new RuntimeUnavailableError(
+            `Cannot use ${this.#where}: its GET /version answer is not the Docker Engine API's`,
+          );
+        }
+        return {
+          version,
+          apiVersion: negotiateApiVersion(version.ApiVersion, this.#where),
+        };
+      });
+    // A failed negotiation is not kept: the next call asks again.
+    this.#negotiated.catch(() => (this.#negotiated = undefined));
+    return this.#negotiated;
+  }
+
+  /**
+   * `GET /v<negotiated>/<path>`, the JSON body parsed.
+   * @param path e.g. `/containers/json?all=true`
+   * @throws {NotFoundError} on 404
+   * @throws {RuntimeUnavailableError|PermissionError}
+   */
+  async get<T>(path: string): Promise<T> {
+    const { apiVersion } = await this.negotiate();
+    return this.#request<T>(`/v${apiVersion}${path}`, `GET ${path.replace(/\?.*$/, "")}`);
+  }
+
+  get #where(): string {
+    return `Docker socket "${this.socketPath}"`;
+  }
+
+  async #request<T>(path: string, call: string): Promise<T> {
+    let response: Response;
+    try {
+      // The host part is ignored: the connection is the socket's.
+      response = await fetch(`http://docker${path}`, {
+        client: this.#http,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (error) {
+      throw this.#transportError(error, call);
+    }
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      throw this.#transportError(error, call);
+    }
+    if (response.status === 404 && !path.endsWith("/version")) {
+      throw new NotFoundError(`${call} on ${this.#where}: ${messageOf(text) ?? "not found"}`);
+    }
+    if (!response.ok) {
+      throw new RuntimeUnavailableError(
+        `${call} on ${this.#where} failed: HTTP ${response.status}${
+          messageOf(text) ? `: ${messageOf(text)}` : ""
+        }${response.status === 404 ? " (not the Docker Engine API)" : ""}`,
+      );
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch (error) {
+      throw new RuntimeUnavailableError(
+        `${call} on ${this.#where}: the answer is not JSON (not the Docker Engine API)`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** A fetch failure in our words, keeping the original as the cause. */
+  #transportError(error: unknown, call: string): CliError {
+    if (error instanceof DOMException && error.name === "TimeoutError") {
+      return new RuntimeUnavailableError(
+        `Runtime at ${this.#where} did not answer ${call} within ${this.timeoutMs} ms: raise --timeout or check dockerd`,
+        { cause: error },
+      );
+    }
+    const detail = [error, (error as { cause?: unknown })?.cause].map(errorMessage).join(": ");
+    if (/No such file or directory|os error 2\b/.test(detail)) {
+      return new RuntimeUnavailableError(`Cannot connect to ${this.#where}: no such socket`, {
+        cause: error,
+      });
+    }
+    if (/Permission denied|os error 13\b/.test(detail)) {
+      return new PermissionError(
+        `Cannot connect to ${this.#where}: permission denied (run as root)`,
+        { cause: error },
+      );
+    }
+    if (/Connection refused|os error 111\b/.test(detail)) {
+      return new RuntimeUnavailableError(
+        `Cannot connect to ${this.#where}: connection refused (is dockerd running?)`,
+        { cause: error },
+      );
+    }
+    return new RuntimeUnavailableError(
+      `Cannot call ${call} on ${this.#where}: ${detail} (not the Docker Engine API?)`,
+      { cause: error },
+    );
+  }
+
+  close(): void {
+    this.#http.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** The `message` field of an Engine API error body, when there is one. */
+function messageOf(text: string): string | undefined {
+  try {
+    const body = JSON.parse(text) as { message?: unknown };
+    return typeof body?.message === "string" ? body.message : undefined;
+  } catch {
+    return undefined;
+  }
+}

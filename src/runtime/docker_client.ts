@@ -1,0 +1,162 @@
+/**
+ * Docker Engine (dockerd) as a {@linkcode RuntimeClient}: containers listed with
+ * `GET /containers/json?all=true` (exited ones included), each read with
+ * `GET /containers/{id}/json`, mapped by `docker_record.ts`; process facts from `/proc` and
+ * the cgroup tree as for every runtime.
+ *
+ * Cost of a listing: one list call, one inspect per container, `GET /info` once per client
+ * (the cgroup driver, for exited containers' cgroup paths).
+ *
+ * @module
+ */
+import type { RuntimeClient, RuntimeVersion, SandboxRecord } from "./client.ts";
+import { DockerApi } from "./docker_api.ts";
+import {
+  buildDockerRecord,
+  dockerCgroupPath,
+  type DockerContainerInspect,
+  dockerPidOf,
+  dockerPodOf,
+  dockerTimeToNs,
+  isDockerSandbox,
+} from "./docker_record.ts";
+import type { ContainerRecord } from "./record.ts";
+import { ProcessFactsReader } from "./process_facts.ts";
+import { DOCKER_SANDBOX_ID_LABEL } from "./labels.ts";
+import { NotFoundError } from "../errors.ts";
+
+/** Options of {@linkcode DockerClient}. */
+export interface DockerClientOptions {
+  /** Deadline of each Engine API call, in milliseconds. */
+  timeoutMs?: number;
+  /** `--host-root`: where the host's `/` is mounted. Default `/`. */
+  hostRoot?: string;
+}
+
+/**
+ * A Docker Engine API socket behind the {@linkcode RuntimeClient} interface. Records have
+ * `runtime: "docker"`; `pod` is null unless cri-dockerd's labels name one.
+ *
+ * @example
+ * ```ts
+ * using docker = new DockerClient("/var/run/docker.sock");
+ * const web = (await docker.list()).find((r) => r.name === "web");
+ * ```
+ */
+export class DockerClient implements RuntimeClient {
+  readonly kind = "docker";
+  readonly socketPath: string;
+  readonly endpoint: string;
+  readonly #api: DockerApi;
+  readonly #facts: ProcessFactsReader;
+  #cgroupDriver: Promise<string | undefined> | undefined;
+
+  /** @param socketPath the daemon's unix socket */
+  constructor(socketPath: string, options: DockerClientOptions = {}) {
+    this.socketPath = socketPath;
+    this.endpoint = `unix://${socketPath}`;
+    this.#api = new DockerApi(socketPath, { timeoutMs: options.timeoutMs });
+    this.#facts = new ProcessFactsReader(options.hostRoot);
+  }
+
+  get cgroupRoot(): string | undefined {
+    return this.#facts.cgroupRoot;
+  }
+
+  /**
+   * `GET /version`: the engine's version and the negotiated API version.
+   * @throws {RuntimeUnavailableError|PermissionError}
+   */
+  async version(): Promise<RuntimeVersion> {
+    const { version, apiVersion } = await this.#api.negotiate();
+    return { kind: "docker", name: "docker", version: version.Version ?? "", apiVersion };
+  }
+
+  /** Every container but cri-dockerd's pod sandboxes (which are pods, not containers). */
+  async list(): Promise<ContainerRecord[]> {
+    const listed = await this.#api.get<{ Id: string }[]>("/containers/json?all=true");
+    const inspected = await Promise.all(listed.map((c) => this.#inspect(c.Id).catch(gone)));
+    const byId = new Map(
+      inspected.filter((i): i is DockerContainerInspect => i !== undefined).map((i) => [i.Id, i]),
+    );
+    const records = await Promise.all(
+      [...byId.values()].filter((i) => !isDockerSandbox(i)).map((inspect) =>
+        this.#record(inspect, byId.get(inspect.Config?.Labels?.[DOCKER_SANDBOX_ID_LABEL] ?? ""))
+      ),
+    );
+    return records;
+  }
+
+  /** One container by full id (an id prefix or a name is not enough). */
+  async get(id: string): Promise<ContainerRecord> {
+    const inspect = await this.#inspect(id);
+    if (inspect.Id !== id || isDockerSandbox(inspect)) {
+      throw new NotFoundError(`Cannot find container "${id}" in the runtime`);
+    }
+    const sandboxId = inspect.Config?.Labels?.[DOCKER_SANDBOX_ID_LABEL];
+    const sandbox = sandboxId ? await this.#inspect(sandboxId).catch(gone) : undefined;
+    return this.#record(inspect, sandbox);
+  }
+
+  async finishedAtNs(id: string): Promise<bigint | undefined> {
+    const inspect = await this.#inspect(id);
+    return inspect.State?.Running ? undefined : dockerTimeToNs(inspect.State?.FinishedAt);
+  }
+
+  /** cri-dockerd's pod sandbox container with this id, as a pod sandbox. */
+  async sandbox(id: string): Promise<SandboxRecord | undefined> {
+    const inspect = await this.#inspect(id).catch(gone);
+    if (!inspect || inspect.Id !== id || !isDockerSandbox(inspect)) return undefined;
+    const labels = inspect.Config?.Labels ?? {};
+    const pod = dockerPodOf(labels, id, labels);
+    if (!pod) return undefined;
+    const facts = await this.#facts.read(dockerPidOf(inspect), await this.#recordedPath(inspect));
+    const found: SandboxRecord = {
+      id,
+      pod,
+      cgroupPaths: facts.cgroupPath ? [facts.cgroupPath] : [],
+    };
+    if (facts.cgroupId !== undefined) found.cgroupId = facts.cgroupId;
+    return found;
+  }
+
+  #inspect(id: string): Promise<DockerContainerInspect> {
+    return this.#api.get<DockerContainerInspect>(`/containers/${encodeURIComponent(id)}/json`);
+  }
+
+  async #record(
+    inspect: DockerContainerInspect,
+    sandbox: DockerContainerInspect | undefined,
+  ): Promise<ContainerRecord> {
+    const process = await this.#facts.read(dockerPidOf(inspect), await this.#recordedPath(inspect));
+    return buildDockerRecord({
+      inspect,
+      ...(sandbox ? { sandbox } : {}),
+      runtimeEndpoint: this.endpoint,
+      process,
+    });
+  }
+
+  /** The cgroup path the daemon gives the container, from its parent and cgroup driver. */
+  async #recordedPath(inspect: DockerContainerInspect): Promise<string | undefined> {
+    this.#cgroupDriver ??= this.#api.get<{ CgroupDriver?: string }>("/info").then(
+      (info) => info.CgroupDriver,
+      () => undefined,
+    );
+    return dockerCgroupPath(inspect.Id, inspect.HostConfig?.CgroupParent, await this.#cgroupDriver);
+  }
+
+  close(): void {
+    this.#api.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** A container removed between the list and its inspect is left out. */
+function gone(error: unknown): undefined {
+  if (error instanceof NotFoundError) return undefined;
+  throw error;
+}

@@ -1,0 +1,69 @@
+/**
+ * The factory: one row per runtime API, the only place that tells runtime kinds apart.
+ * Discovery probes a socket through its row and opens the {@linkcode RuntimeClient} the row
+ * makes; everything above (`ps`, `inspect`, the tracer's enrichment) sees the interface only.
+ * Adding a runtime API is adding its module and one row here (and its sockets in
+ * `endpoints.ts`).
+ *
+ * @module
+ */
+import type { RuntimeClient, RuntimeKind, RuntimeVersion } from "./client.ts";
+import { CriRuntimeClient } from "./cri_runtime.ts";
+import { DockerClient } from "./docker_client.ts";
+
+/** How clients of a kind are opened. */
+export interface ClientOptions {
+  /** Deadline of each call, in milliseconds. */
+  timeoutMs?: number;
+  /** `--host-root`: where the host's `/` is mounted. Default `/`. */
+  hostRoot?: string;
+}
+
+/** One runtime API. */
+export interface RuntimeKindEntry {
+  readonly kind: RuntimeKind;
+  /** The API's name in messages. */
+  readonly api: string;
+  /** Probe status of a socket that answers, but not this API. */
+  readonly mismatch: "not CRI" | "not Docker";
+  /**
+   * Opens a client on `socketPath`; `version` is what the socket's probe said (a CRI
+   * runtime's records carry its name).
+   */
+  open(socketPath: string, options: ClientOptions, version?: RuntimeVersion): RuntimeClient;
+}
+
+/** Every runtime API crienrich speaks, in the order a socket of unknown kind is tried. */
+export const RUNTIME_KINDS: readonly RuntimeKindEntry[] = [
+  {
+    kind: "cri",
+    api: "CRI",
+    mismatch: "not CRI",
+    open: (socketPath, options, version) =>
+      new CriRuntimeClient(socketPath, { ...options, runtimeName: version?.name || "unknown" }),
+  },
+  {
+    kind: "docker",
+    api: "Docker Engine API",
+    mismatch: "not Docker",
+    open: (socketPath, options) => new DockerClient(socketPath, options),
+  },
+];
+
+/** The row of `kind`. */
+export function runtimeKind(kind: RuntimeKind): RuntimeKindEntry {
+  return RUNTIME_KINDS.find((entry) => entry.kind === kind)!;
+}
+
+/**
+ * Asks the runtime at `socketPath` what it is, through the API of `kind`, with a deadline.
+ * @throws {RuntimeUnavailableError|PermissionError} as the kind's client words it.
+ */
+export async function probeKind(
+  kind: RuntimeKind,
+  socketPath: string,
+  options: ClientOptions,
+): Promise<RuntimeVersion> {
+  using client = runtimeKind(kind).open(socketPath, options);
+  return await client.version();
+}
