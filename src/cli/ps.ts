@@ -19,7 +19,7 @@ import type { CommandIO } from "./io.ts";
 const labelsText = (labels: Record<string, string>) =>
   Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",");
 
-/** Columns of `ps` (the first 7) and `ps -o wide` (all). */
+/** Columns of `ps -o wide`; `ps` shows those not marked (wide). */
 export const PS_COLUMNS: readonly Column<ContainerRecord>[] = [
   {
     header: "CONTAINER",
@@ -58,7 +58,7 @@ export const PS_COLUMNS: readonly Column<ContainerRecord>[] = [
   { header: "POD UID", description: "(wide) pod uid", value: (r) => r.pod?.uid ?? "-" },
   {
     header: "RUNTIME",
-    description: "(wide) runtime that answered (containerd, cri-o, docker)",
+    description: "runtime that answered (containerd, cri-o, docker)",
     value: (r) => r.runtime,
   },
   {
@@ -67,12 +67,13 @@ export const PS_COLUMNS: readonly Column<ContainerRecord>[] = [
     value: (r) => labelsText(r.pod?.labels ?? r.labels),
   },
 ];
-const NARROW = 7;
+/** `ps` without `-o wide`: the columns whose description is not marked (wide). */
+const NARROW = PS_COLUMNS.filter((c) => !c.description.startsWith("(wide)"));
 
 const HELP =
   `Usage: crienrich ps [--pod P] [-n NS] [--container C] [-l key=value]... [-a] [-o table|wide|json]
 
-Lists the runtime's containers with their pods. Filters are ANDed; -l matches a pod label or a
+Lists the containers of every runtime found (CRI, Docker Engine) with their pods. Filters are ANDed; -l matches a pod label or a
 container label. Without -n every namespace is shown (as crictl). Running containers only
 unless -a. A --pod, -n or --container that matches nothing is an error (exit code 5).
 
@@ -192,13 +193,13 @@ export async function runPs(args: string[], io: CommandIO): Promise<ExitCode> {
     throw new NotFoundError(
       `No ${selector.includeStopped ? "" : "running "}container matches ${
         selectorText(selector)
-      } on ${runtime.socketPath}`,
+      } on ${runtime.describe()}`,
     );
   }
   if (format === "json") {
     for (const record of records) if (!io.out.writeJson(record)) break;
   } else {
-    const columns = format === "wide" ? PS_COLUMNS : PS_COLUMNS.slice(0, NARROW);
+    const columns = format === "wide" ? PS_COLUMNS : NARROW;
     for (const line of renderTable(columns, records)) if (!io.out.writeLine(line)) break;
   }
   return ExitCode.Ok;

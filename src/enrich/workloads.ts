@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { RuntimeClient } from "../runtime/client.ts";
+import type { ContainerSource } from "../runtime/client.ts";
 import type { ContainerRecord, PodRecord } from "../runtime/record.ts";
 import { mountNamespaceIdOfPid, processStartBootNs } from "../runtime/proc.ts";
 import { NotFoundError } from "../errors.ts";
@@ -45,7 +45,7 @@ export interface WorkloadLookupOptions {
 
 /** Lookups by container or sandbox id and by mount namespace, over one runtime. */
 export class WorkloadLookup {
-  readonly #runtime: RuntimeClient;
+  readonly #runtime: ContainerSource;
   readonly #procRoot: string;
   readonly #refreshAfterMs: number;
   /** Running containers by the mount namespace inode their init holds (several may share). */
@@ -53,7 +53,7 @@ export class WorkloadLookup {
   #listedAt = -Infinity;
   #listing: Promise<void> | undefined;
 
-  constructor(runtime: RuntimeClient, options: WorkloadLookupOptions = {}) {
+  constructor(runtime: ContainerSource, options: WorkloadLookupOptions = {}) {
     this.#runtime = runtime;
     this.#procRoot = options.procRoot ?? "/proc";
     this.#refreshAfterMs = options.refreshAfterMs ?? 1000;

@@ -40,24 +40,11 @@ export interface SandboxRecord {
 }
 
 /**
- * A connected runtime. Every method has a deadline (the client's timeout); close it when
- * done (`using`, or `close()` in `finally`).
+ * What `ps`, `inspect` and the tracer's enrichment read containers from: one runtime (a
+ * {@linkcode RuntimeClient}) or every runtime of the node at once (`runtime_set.ts`). Every
+ * method has a deadline; close it when done (`using`, or `close()` in `finally`).
  */
-export interface RuntimeClient extends Disposable {
-  readonly kind: RuntimeKind;
-  /** Path of the socket it talks to. */
-  readonly socketPath: string;
-  /** `unix://` endpoint, as recorded in each record's `runtime_endpoint`. */
-  readonly endpoint: string;
-  /** The cgroup v2 tree's directory as records are read (under `--host-root`), if any. */
-  readonly cgroupRoot: string | undefined;
-
-  /**
-   * What the runtime says about itself.
-   * @throws {RuntimeUnavailableError|PermissionError} when it cannot be asked.
-   */
-  version(): Promise<RuntimeVersion>;
-
+export interface ContainerSource extends Disposable {
   /**
    * Every container of the runtime, exited ones included, with process facts read from
    * `/proc` for running ones. Containers removed meanwhile are left out.
@@ -88,4 +75,24 @@ export interface RuntimeClient extends Disposable {
 
   /** Closes the connection; further calls fail. */
   close(): void;
+}
+
+/**
+ * A connected runtime: one socket, one API. Every method has a deadline (the client's
+ * timeout); close it when done (`using`, or `close()` in `finally`).
+ */
+export interface RuntimeClient extends ContainerSource {
+  readonly kind: RuntimeKind;
+  /** Path of the socket it talks to. */
+  readonly socketPath: string;
+  /** `unix://` endpoint, as recorded in each record's `runtime_endpoint`. */
+  readonly endpoint: string;
+  /** The cgroup v2 tree's directory as records are read (under `--host-root`), if any. */
+  readonly cgroupRoot: string | undefined;
+
+  /**
+   * What the runtime says about itself.
+   * @throws {RuntimeUnavailableError|PermissionError} when it cannot be asked.
+   */
+  version(): Promise<RuntimeVersion>;
 }

@@ -240,6 +240,69 @@ export async function connectRuntime(
   throw noRuntimeError(probes, options.timeoutMs ?? DEFAULT_CRI_TIMEOUT_MS);
 }
 
+/** Every runtime that answered, and the sockets found that did not. */
+export interface ConnectedRuntimes {
+  /** Clients of the runtimes that answered, in discovery order (close them). */
+  runtimes: ConnectedRuntime[];
+  /** Sockets that exist but did not answer (refused, no answer, another API, denied). */
+  failed: EndpointProbe[];
+}
+
+/**
+ * Connects to every runtime of the node: the override alone when one is set (its failure is
+ * the error), else every well-known socket (CRI ones, then `DOCKER_HOST`'s and Docker's)
+ * whose version call answers. All are probed at once, each within the timeout, so a hung
+ * socket delays discovery by one deadline at most; a socket reachable by two paths
+ * (`/run/x.sock` and `/var/run/x.sock` when `/var/run` links to `/run`) counts once, under
+ * its first path.
+ *
+ * @param onSkip called with one line per well-known socket skipped (for `--debug`).
+ * @returns the runtimes in discovery order, and the sockets present that did not answer
+ * @throws {RuntimeUnavailableError|PermissionError} when none answers, worded by
+ *   {@linkcode noRuntimeError}.
+ */
+export async function connectRuntimes(
+  options: DiscoveryOptions,
+  onSkip: (line: string) => void = () => {},
+): Promise<ConnectedRuntimes> {
+  const seen = new Set<string>();
+  const candidates: EndpointCandidate[] = [];
+  for (const candidate of endpointCandidates(options)) {
+    const info = await Deno.stat(candidate.path).catch(() => undefined);
+    const identity = info?.ino ? `${info.dev}:${info.ino}` : undefined;
+    if (identity !== undefined && seen.has(identity)) {
+      onSkip(`skip unix://${candidate.path}: the same socket as one tried before`);
+      continue;
+    }
+    if (identity !== undefined) seen.add(identity);
+    candidates.push(candidate);
+  }
+  const probed = await Promise.all(
+    candidates.map((candidate) => probeEndpoint(candidate, options.timeoutMs)),
+  );
+  const runtimes: ConnectedRuntime[] = [];
+  const failed: EndpointProbe[] = [];
+  for (const [index, { probe, version, error }] of probed.entries()) {
+    const candidate = candidates[index]!;
+    if (!error && version) {
+      const client = runtimeKind(version.kind).open(candidate.path, {
+        ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+        ...(options.hostRoot ? { hostRoot: options.hostRoot } : {}),
+      }, version);
+      runtimes.push({ client, probe });
+      continue;
+    }
+    if (candidate.source === "well-known" || candidate.source === "DOCKER_HOST") {
+      onSkip(`skip ${probe.endpoint}: ${probe.status}`);
+    }
+    if (probe.status !== "missing") failed.push(probe);
+  }
+  if (runtimes.length === 0) {
+    throw noRuntimeError(probed.map((p) => p.probe), options.timeoutMs ?? DEFAULT_CRI_TIMEOUT_MS);
+  }
+  return { runtimes, failed };
+}
+
 /**
  * Why no runtime answered, in the one form every command uses (`runtimes`, `ps`, `inspect`,
  * `trace`; `doctor`'s runtime check says the same): what was tried, then what to do.

@@ -10,6 +10,7 @@
 import type { RuntimeClient, RuntimeKind, RuntimeVersion } from "./client.ts";
 import { CriRuntimeClient } from "./cri_runtime.ts";
 import { DockerClient } from "./docker_client.ts";
+import type { CgroupContainerRef } from "./cgroup.ts";
 
 /** How clients of a kind are opened. */
 export interface ClientOptions {
@@ -31,6 +32,12 @@ export interface RuntimeKindEntry {
    * runtime's records carry its name).
    */
   open(socketPath: string, options: ClientOptions, version?: RuntimeVersion): RuntimeClient;
+  /**
+   * Whether a container whose cgroup shows `ref` is this API's to answer when several
+   * runtimes list it (`runtime_set.ts`, README "Several runtimes on one node"). Kinds
+   * without it claim nothing: such containers go to the first runtime in discovery order.
+   */
+  owns?(ref: CgroupContainerRef): boolean;
 }
 
 /** Every runtime API crienrich speaks, in the order a socket of unknown kind is tried. */
@@ -41,12 +48,18 @@ export const RUNTIME_KINDS: readonly RuntimeKindEntry[] = [
     mismatch: "not CRI",
     open: (socketPath, options, version) =>
       new CriRuntimeClient(socketPath, { ...options, runtimeName: version?.name || "unknown" }),
+    // A kubelet's pod cgroup (whoever made the container: cri-dockerd's are Docker's too),
+    // or containerd's and CRI-O's own layouts.
+    owns: (ref) =>
+      ref.podUid !== undefined || ref.runtime === "containerd" || ref.runtime === "cri-o",
   },
   {
     kind: "docker",
     api: "Docker Engine API",
     mismatch: "not Docker",
     open: (socketPath, options) => new DockerClient(socketPath, options),
+    // dockerd's own layouts outside any pod: `/docker/<id>`, `docker-<id>.scope`.
+    owns: (ref) => ref.podUid === undefined && ref.runtime === "docker",
   },
 ];
 

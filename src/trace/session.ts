@@ -11,7 +11,7 @@
  * @module
  */
 import { hostMountNamespaceId, ProcessTracer } from "../bpf/mod.ts";
-import type { RuntimeClient } from "../runtime/client.ts";
+import type { ContainerSource } from "../runtime/client.ts";
 import { describeRecord } from "../runtime/record.ts";
 import { type ContainerSelector, matchesSelector } from "../runtime/selector.ts";
 import { ContainerResolver } from "../enrich/resolver.ts";
@@ -48,7 +48,7 @@ async function beforeDeadline<T>(promise: Promise<T>, deadline: number): Promise
 
 /** Options of {@linkcode runTraceSession}. */
 export interface TraceSessionOptions {
-  runtime: RuntimeClient;
+  runtime: ContainerSource;
   /** Containers to trace; null traces none (host only). */
   selector: ContainerSelector | null;
   /** Also print processes outside containers. */
