@@ -10,6 +10,7 @@
 import type { RuntimeClient, RuntimeKind, RuntimeVersion } from "./client.ts";
 import { CriRuntimeClient } from "./cri_runtime.ts";
 import { DockerClient } from "./docker_client.ts";
+import { PodmanClient } from "./podman_client.ts";
 
 /** How clients of a kind are opened. */
 export interface ClientOptions {
@@ -25,7 +26,7 @@ export interface RuntimeKindEntry {
   /** The API's name in messages. */
   readonly api: string;
   /** Probe status of a socket that answers, but not this API. */
-  readonly mismatch: "not CRI" | "not Docker";
+  readonly mismatch: "not CRI" | "not Docker" | "not Podman";
   /**
    * Opens a client on `socketPath`; `version` is what the socket's probe said (a CRI
    * runtime's records carry its name).
@@ -47,6 +48,12 @@ export const RUNTIME_KINDS: readonly RuntimeKindEntry[] = [
     api: "Docker Engine API",
     mismatch: "not Docker",
     open: (socketPath, options) => new DockerClient(socketPath, options),
+  },
+  {
+    kind: "podman",
+    api: "Podman API",
+    mismatch: "not Podman",
+    open: (socketPath, options) => new PodmanClient(socketPath, options),
   },
 ];
 
