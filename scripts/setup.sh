@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what crienrich's demo and tests need on a Debian 12 machine, idempotently:
 #   - Debian packages: containerd + runc (the real CRI runtime the tests drive), docker.io (the
-#     real Docker Engine the tests drive, started privately by scripts/lab/dockerd.sh), busybox-static
+#     real Docker Engine the tests drive, started privately by scripts/lab/dockerd.sh), podman
+#     (the real Podman service, started privately by scripts/lab/podman.sh), busybox-static
 #     (the tiny image), libbpf1/bpftool/clang/llvm (BPF load and rebuild), iproute2 and procps.
 #   - Deno, pinned, from the npm package `deno` (JSR and Deno's own download host are not
 #     reachable from these machines) into .tools/ in the repo.
@@ -14,7 +15,7 @@
 set -euo pipefail
 DENO_VERSION=2.9.6
 top=$(cd "$(dirname "$0")/.." && pwd)
-packages=(containerd runc docker.io busybox-static libbpf1 libbpf-dev bpftool clang llvm procps iproute2 util-linux)
+packages=(containerd runc docker.io podman busybox-static libbpf1 libbpf-dev bpftool clang llvm procps iproute2 util-linux)
 log=${CRIENRICH_SETUP_LOG:-$top/.tools/setup.log}
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }

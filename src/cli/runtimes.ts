@@ -21,13 +21,17 @@ const COLUMNS: readonly Column<EndpointProbe>[] = [
   {
     header: "STATUS",
     description:
-      "ok, missing, not a socket, refused, no answer, not CRI, not Docker, unknown API, permission denied",
+      "ok, missing, not a socket, refused, no answer, not CRI, not Docker, not Podman, unknown API, permission denied",
     value: (p) => p.status,
   },
-  { header: "KIND", description: "API spoken there: cri or docker", value: (p) => p.kind ?? "" },
+  {
+    header: "KIND",
+    description: "API spoken there: cri, docker or podman",
+    value: (p) => p.kind ?? "",
+  },
   {
     header: "RUNTIME",
-    description: "runtime name from CRI Version, or docker",
+    description: "runtime name from CRI Version, docker or podman",
     value: (p) => p.runtimeName ?? "",
   },
   { header: "VERSION", description: "runtime version", value: (p) => p.runtimeVersion ?? "" },

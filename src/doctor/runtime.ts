@@ -19,6 +19,7 @@ const SOURCE_NAMES: Record<EndpointProbe["source"], string> = {
 const API_NAMES: Record<NonNullable<EndpointProbe["kind"]>, string> = {
   cri: "CRI",
   docker: "Docker Engine API",
+  podman: "Podman API",
 };
 
 const describe = (p: EndpointProbe) =>

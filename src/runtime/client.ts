@@ -1,8 +1,9 @@
 /**
- * The one interface every runtime client implements (CRI runtimes, the Docker Engine API),
- * so that `ps`, `inspect` and the tracer's enrichment never learn which runtime answered.
- * Each runtime API has its own module (`cri_runtime.ts`, `docker_client.ts`) and one row in
- * the table of `runtime_kinds.ts`, the only place that tells runtime kinds apart.
+ * The one interface every runtime client implements (CRI runtimes, the Docker Engine API,
+ * Podman), so that `ps`, `inspect` and the tracer's enrichment never learn which runtime
+ * answered. Each runtime API has its own module (`cri_runtime.ts`, `docker_client.ts`,
+ * `podman_client.ts`) and one row in the table of `runtime_kinds.ts`, the only place that
+ * tells runtime kinds apart.
  *
  * Modelled on Inspektor Gadget's `pkg/container-utils/runtime-client/interface.go`: one
  * client interface, one shared container record.
@@ -13,22 +14,32 @@ import type { ContainerRecord, PodRecord } from "./record.ts";
 
 /**
  * The API a runtime socket speaks: `cri` (Kubernetes CRI runtime.v1 over gRPC: containerd,
- * CRI-O, cri-dockerd) or `docker` (Docker Engine API, HTTP/1.1).
+ * CRI-O, cri-dockerd), `docker` (Docker Engine API, HTTP/1.1) or `podman` (Podman's service:
+ * the Docker-compatible API plus libpod's own, HTTP/1.1).
  */
-export type RuntimeKind = "cri" | "docker";
+export type RuntimeKind = "cri" | "docker" | "podman";
 
 /** What a runtime says about itself. */
 export interface RuntimeVersion {
   kind: RuntimeKind;
-  /** Runtime name: CRI Version's `runtime_name` (`containerd`, `cri-o`, `docker`), or `docker`. */
+  /**
+   * Runtime name: CRI Version's `runtime_name` (`containerd`, `cri-o`, `docker`), `docker`
+   * or `podman`.
+   */
   name: string;
   /** Runtime version, e.g. `1.6.20~ds1`, `20.10.24+dfsg1`. */
   version: string;
-  /** API version in use: CRI's `v1`, or the negotiated Docker Engine API version (`1.41`). */
+  /**
+   * API version in use: CRI's `v1`, the negotiated Docker Engine API version (`1.41`), or
+   * Podman's libpod API version (`4.3.1`).
+   */
   apiVersion: string;
 }
 
-/** A pod sandbox (CRI runtimes only) with what proves a cgroup is its. */
+/**
+ * A pod sandbox (a CRI runtime's, cri-dockerd's pause container, a Podman pod's infra
+ * container) with what proves a cgroup is its.
+ */
 export interface SandboxRecord {
   /** Sandbox id. */
   id: string;

@@ -37,6 +37,7 @@ export type ProbeStatus =
   | "no answer"
   | "not CRI"
   | "not Docker"
+  | "not Podman"
   | "unknown API"
   | "permission denied";
 
@@ -81,6 +82,7 @@ export async function readEndpointSettings(
     flag,
     env: Deno.env.get("CONTAINER_RUNTIME_ENDPOINT") || undefined,
     dockerHost: Deno.env.get("DOCKER_HOST") || undefined,
+    xdgRuntimeDir: Deno.env.get("XDG_RUNTIME_DIR") || undefined,
     crictlYaml,
     hostRoot,
   };

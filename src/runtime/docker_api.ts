@@ -87,6 +87,11 @@ export function negotiateApiVersion(
 export interface DockerApiOptions {
   /** Deadline of each call, in milliseconds. Default {@linkcode DEFAULT_DOCKER_TIMEOUT_MS}. */
   timeoutMs?: number;
+  /**
+   * The service in messages: `Docker` (default) or `Podman`, as in `Podman socket "/x"`
+   * and `is podman system service running?`.
+   */
+  service?: "Docker" | "Podman";
 }
 
 /**
@@ -105,12 +110,14 @@ export interface DockerApiOptions {
 export class DockerApi implements Disposable {
   readonly socketPath: string;
   readonly timeoutMs: number;
+  readonly #service: "Docker" | "Podman";
   readonly #http: Deno.HttpClient;
   #negotiated: Promise<{ version: DockerVersionResponse; apiVersion: string }> | undefined;
 
   constructor(socketPath: string, options: DockerApiOptions = {}) {
     this.socketPath = socketPath;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_DOCKER_TIMEOUT_MS;
+    this.#service = options.service ?? "Docker";
     this.#http = Deno.createHttpClient({ proxy: { transport: "unix", path: socketPath } });
   }
 
@@ -147,8 +154,22 @@ export class DockerApi implements Disposable {
     return this.#request<T>(`/v${apiVersion}${path}`, `GET ${path.replace(/\?.*$/, "")}`);
   }
 
+  /**
+   * `GET <path>` exactly as given, the JSON body parsed: for paths versioned otherwise than
+   * the Engine API, as libpod's `/v4.3.1/libpod/containers/json` on Podman's service.
+   * @throws {NotFoundError} on 404
+   * @throws {RuntimeUnavailableError|PermissionError}
+   */
+  getAt<T>(path: string): Promise<T> {
+    return this.#request<T>(path, `GET ${path.replace(/\?.*$/, "")}`);
+  }
+
   get #where(): string {
-    return `Docker socket "${this.socketPath}"`;
+    return `${this.#service} socket "${this.socketPath}"`;
+  }
+
+  get #daemon(): string {
+    return this.#service === "Podman" ? "podman system service" : "dockerd";
   }
 
   async #request<T>(path: string, call: string): Promise<T> {
@@ -192,7 +213,7 @@ export class DockerApi implements Disposable {
   #transportError(error: unknown, call: string): CliError {
     if (error instanceof DOMException && error.name === "TimeoutError") {
       return new RuntimeUnavailableError(
-        `Runtime at ${this.#where} did not answer ${call} within ${this.timeoutMs} ms: raise --timeout or check dockerd`,
+        `Runtime at ${this.#where} did not answer ${call} within ${this.timeoutMs} ms: raise --timeout or check ${this.#daemon}`,
         { cause: error },
       );
     }
@@ -210,7 +231,7 @@ export class DockerApi implements Disposable {
     }
     if (/Connection refused|os error 111\b/.test(detail)) {
       return new RuntimeUnavailableError(
-        `Cannot connect to ${this.#where}: connection refused (is dockerd running?)`,
+        `Cannot connect to ${this.#where}: connection refused (is ${this.#daemon} running?)`,
         { cause: error },
       );
     }

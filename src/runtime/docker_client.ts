@@ -23,6 +23,7 @@ import {
 import type { ContainerRecord } from "./record.ts";
 import { ProcessFactsReader } from "./process_facts.ts";
 import { DOCKER_SANDBOX_ID_LABEL } from "./labels.ts";
+import { podmanEngineOf } from "./podman_record.ts";
 import { NotFoundError } from "../errors.ts";
 
 /** Options of {@linkcode DockerClient}. */
@@ -64,11 +65,16 @@ export class DockerClient implements RuntimeClient {
   }
 
   /**
-   * `GET /version`: the engine's version and the negotiated API version.
+   * `GET /version`: the engine's version and the negotiated API version. A Podman service
+   * behind this socket (`podman-docker` links `/run/docker.sock` to Podman's, `DOCKER_HOST`
+   * may name Podman's) says so: kind `podman` with Podman's versions, so that discovery
+   * opens the Podman client for it.
    * @throws {RuntimeUnavailableError|PermissionError}
    */
   async version(): Promise<RuntimeVersion> {
     const { version, apiVersion } = await this.#api.negotiate();
+    const podman = podmanEngineOf(version);
+    if (podman) return { kind: "podman", name: "podman", ...podman };
     return { kind: "docker", name: "docker", version: version.Version ?? "", apiVersion };
   }
 

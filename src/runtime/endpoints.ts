@@ -1,13 +1,14 @@
 /**
- * Where container runtimes listen (CRI runtimes and the Docker Engine), and how an operator
- * overrides it.
+ * Where container runtimes listen (CRI runtimes, the Docker Engine, Podman), and how an
+ * operator overrides it.
  *
  * Precedence, highest first, following crictl's conventions so existing settings just work:
  * 1. `--runtime-endpoint` (a `unix://` URL or a plain path);
  * 2. the `CONTAINER_RUNTIME_ENDPOINT` environment variable;
  * 3. `runtime-endpoint:` in `/etc/crictl.yaml` (under `--host-root` when given);
  * 4. the well-known CRI sockets of {@linkcode WELL_KNOWN_ENDPOINTS}, then `DOCKER_HOST`'s socket
- *    (when it names one: `unix:///path`), then the well-known Docker sockets.
+ *    (when it names one: `unix:///path`), then the well-known Docker sockets, then Podman's
+ *    (rootful, then rootless in `$XDG_RUNTIME_DIR`).
  *
  * An endpoint named by 1–3 that fails is an error; a well-known socket that is missing is
  * skipped.
@@ -33,8 +34,8 @@ export interface WellKnownEndpoint {
 
 /**
  * Well-known sockets, in the order they are tried: CRI first (a Kubernetes node's runtime
- * knows the pods), the Docker Engine last (a `docker.sock` on a node whose kubelet uses
- * containerd's CRI serves only the node's non-Kubernetes containers).
+ * knows the pods), then the Docker Engine (a `docker.sock` on a node whose kubelet uses
+ * containerd's CRI serves only the node's non-Kubernetes containers), Podman last.
  */
 export const WELL_KNOWN_ENDPOINTS: readonly WellKnownEndpoint[] = [
   // containerd's default: kubeadm clusters, EKS, GKE, AKS.
@@ -74,6 +75,10 @@ export const WELL_KNOWN_ENDPOINTS: readonly WellKnownEndpoint[] = [
   // compat service may also listen here). /var/run is a link to /run on current distributions.
   { kind: "docker", path: "/run/docker.sock", runtime: "docker", usedBy: "Docker Engine" },
   { kind: "docker", path: "/var/run/docker.sock", runtime: "docker", usedBy: "Docker Engine" },
+  // Rootful Podman's API service (`podman system service`, systemd's podman.socket); the
+  // rootless one's, `$XDG_RUNTIME_DIR/podman/podman.sock`, follows from the environment.
+  { kind: "podman", path: "/run/podman/podman.sock", runtime: "podman", usedBy: "Podman" },
+  { kind: "podman", path: "/var/run/podman/podman.sock", runtime: "podman", usedBy: "Podman" },
 ];
 
 /** Where an endpoint came from. */
@@ -100,6 +105,8 @@ export interface EndpointSettings {
   crictlYaml?: string;
   /** `DOCKER_HOST` value (the Docker CLI's daemon address). */
   dockerHost?: string;
+  /** `XDG_RUNTIME_DIR` value: rootless Podman's socket is `podman/podman.sock` in it. */
+  xdgRuntimeDir?: string;
   /** `--host-root`: prefix of every well-known path. Default "/". */
   hostRoot?: string;
 }
@@ -182,7 +189,23 @@ export function endpointCandidates(settings: EndpointSettings): EndpointCandidat
       ? [{ path: dockerHost, source: "DOCKER_HOST" as const, kind: "docker" as const }]
       : []),
     ...known("docker"),
+    ...known("podman"),
+    ...rootlessPodman(settings.xdgRuntimeDir),
   ];
+}
+
+/**
+ * Rootless Podman's socket, `$XDG_RUNTIME_DIR/podman/podman.sock`, when the variable holds
+ * an absolute path; never prefixed with `--host-root` (the variable is the caller's).
+ */
+function rootlessPodman(xdgRuntimeDir: string | undefined): EndpointCandidate[] {
+  if (!xdgRuntimeDir?.startsWith("/")) return [];
+  return [{
+    path: join(xdgRuntimeDir, "podman/podman.sock"),
+    source: "well-known",
+    kind: "podman",
+    usedBy: "Podman (rootless)",
+  }];
 }
 
 /**

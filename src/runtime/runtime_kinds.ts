@@ -11,6 +11,7 @@ import type { RuntimeClient, RuntimeKind, RuntimeVersion } from "./client.ts";
 import { CriRuntimeClient } from "./cri_runtime.ts";
 import { DockerClient } from "./docker_client.ts";
 import type { CgroupContainerRef } from "./cgroup.ts";
+import { PodmanClient } from "./podman_client.ts";
 
 /** How clients of a kind are opened. */
 export interface ClientOptions {
@@ -26,7 +27,7 @@ export interface RuntimeKindEntry {
   /** The API's name in messages. */
   readonly api: string;
   /** Probe status of a socket that answers, but not this API. */
-  readonly mismatch: "not CRI" | "not Docker";
+  readonly mismatch: "not CRI" | "not Docker" | "not Podman";
   /**
    * Opens a client on `socketPath`; `version` is what the socket's probe said (a CRI
    * runtime's records carry its name).
@@ -60,6 +61,14 @@ export const RUNTIME_KINDS: readonly RuntimeKindEntry[] = [
     open: (socketPath, options) => new DockerClient(socketPath, options),
     // dockerd's own layouts outside any pod: `/docker/<id>`, `docker-<id>.scope`.
     owns: (ref) => ref.podUid === undefined && ref.runtime === "docker",
+  },
+  {
+    kind: "podman",
+    api: "Podman API",
+    mismatch: "not Podman",
+    open: (socketPath, options) => new PodmanClient(socketPath, options),
+    // Podman's own layouts: `/libpod_parent/libpod-<id>`, `libpod-<id>.scope`.
+    owns: (ref) => ref.podUid === undefined && ref.runtime === "podman",
   },
 ];
 

@@ -349,7 +349,11 @@ Deno.test("connectRuntime() names every present well-known socket that failed", 
 
 Deno.test("connectRuntime() with an empty hostRoot throws No container runtime found", async () => {
   const hostRoot = await tempDir("crn-");
-  const settings = await withEnv(undefined, () => readEndpointSettings(undefined, hostRoot));
+  // The caller's XDG_RUNTIME_DIR would add rootless Podman's socket to the count.
+  const { xdgRuntimeDir: _, ...settings } = await withEnv(
+    undefined,
+    () => readEndpointSettings(undefined, hostRoot),
+  );
   await assert.rejects(
     connectRuntime(settings),
     (error: unknown) => {
@@ -357,7 +361,7 @@ Deno.test("connectRuntime() with an empty hostRoot throws No container runtime f
       assert.equal(error.exitCode, 3);
       assert.match(
         error.message,
-        /^No container runtime found: none of the 10 well-known sockets exists; start the runtime, /,
+        /^No container runtime found: none of the 12 well-known sockets exists; start the runtime, /,
       );
       assert.match(error.message, /--runtime-endpoint/);
       return true;

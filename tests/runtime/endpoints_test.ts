@@ -208,6 +208,8 @@ Deno.test("endpointCandidates() lists every well-known socket in table order by 
       "/var/snap/microk8s/common/run/containerd.sock",
       "/run/docker.sock",
       "/var/run/docker.sock",
+      "/run/podman/podman.sock",
+      "/var/run/podman/podman.sock",
     ]
   ) {
     assert.ok(paths.includes(expected), expected);
@@ -284,10 +286,11 @@ Deno.test("endpointCandidates() tries DOCKER_HOST's socket after the CRI ones, b
     kind: "docker",
   });
   assert.ok(candidates.slice(0, index).every((c) => c.kind === "cri"));
-  assert.ok(candidates.slice(index + 1).every((c) => c.kind === "docker"));
-  assert.deepEqual(candidates.slice(index + 1).map((c) => c.path), [
-    "/host/run/docker.sock",
-    "/host/var/run/docker.sock",
+  assert.deepEqual(candidates.slice(index + 1).map((c) => [c.kind, c.path]), [
+    ["docker", "/host/run/docker.sock"],
+    ["docker", "/host/var/run/docker.sock"],
+    ["podman", "/host/run/podman/podman.sock"],
+    ["podman", "/host/var/run/podman/podman.sock"],
   ]);
   // An override names the one runtime to use: DOCKER_HOST is not tried beside it.
   assert.deepEqual(
@@ -297,5 +300,28 @@ Deno.test("endpointCandidates() tries DOCKER_HOST's socket after the CRI ones, b
   assert.equal(
     endpointCandidates({ dockerHost: "tcp://10.0.0.1:2376" }).length,
     WELL_KNOWN_ENDPOINTS.length,
+  );
+});
+
+Deno.test("endpointCandidates() tries rootless Podman's socket in XDG_RUNTIME_DIR last, never under hostRoot", () => {
+  const candidates = endpointCandidates({ xdgRuntimeDir: "/run/user/1000", hostRoot: "/host" });
+  assert.equal(candidates.length, WELL_KNOWN_ENDPOINTS.length + 1);
+  assert.deepEqual(candidates.at(-1), {
+    path: "/run/user/1000/podman/podman.sock",
+    source: "well-known",
+    kind: "podman",
+    usedBy: "Podman (rootless)",
+  });
+  for (const xdgRuntimeDir of ["", "relative/dir", undefined]) {
+    assert.equal(
+      endpointCandidates({ ...(xdgRuntimeDir !== undefined ? { xdgRuntimeDir } : {}) }).length,
+      WELL_KNOWN_ENDPOINTS.length,
+      String(xdgRuntimeDir),
+    );
+  }
+  // An override names the one runtime to use.
+  assert.deepEqual(
+    endpointCandidates({ flag: "/x.sock", xdgRuntimeDir: "/run/user/1000" }),
+    [{ path: "/x.sock", source: "flag" }],
   );
 });

@@ -1,13 +1,14 @@
 /**
  * One contract, every runtime client: the same assertions against a real private containerd
- * (CRI) and a real private dockerd (Docker Engine API), each opened through the factory
- * table as discovery opens it. What `ps`, `inspect` and the tracer rely on holds whichever
+ * (CRI), a real private dockerd (Docker Engine API) and a real private Podman service, each
+ * opened through the factory table as discovery opens it. What `ps`, `inspect` and the tracer rely on holds whichever
  * runtime answers.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { realTest, withLab } from "../harness/real.ts";
 import { DockerLab } from "../../scripts/lab/docker_lab.ts";
+import { PodmanLab } from "../../scripts/lab/podman_lab.ts";
 import type { RuntimeClient, RuntimeKind } from "../../src/runtime/client.ts";
 import { probeKind, runtimeKind } from "../../src/runtime/runtime_kinds.ts";
 import { findCgroupV2Root } from "../../src/runtime/cgroup.ts";
@@ -94,4 +95,13 @@ realTest("RuntimeClient contract: Docker Engine (dockerd)", async () => {
   const runningId = await lab.run("app", { labels: { tier: "frontend" } });
   const exitedId = await lab.run("done", { command: ["/bin/true"], detach: false });
   await checkContract({ kind: "docker", socket: lab.socket, runningId, exitedId });
+});
+
+realTest("RuntimeClient contract: Podman (podman system service)", async () => {
+  await using lab = await PodmanLab.start();
+  // In a pod, as the CRI subject's: the pod's infra container must not count as a container.
+  await lab.createPod("contract");
+  const runningId = await lab.run("app", { pod: "contract", labels: { tier: "frontend" } });
+  const exitedId = await lab.run("done", { command: ["/bin/true"], detach: false });
+  await checkContract({ kind: "podman", socket: lab.socket, runningId, exitedId });
 });

@@ -55,6 +55,7 @@ const ALL = [
   "containerd",
   "runc",
   "docker.io",
+  "podman",
   "busybox-static",
   "libbpf1",
   "libbpf-dev",
