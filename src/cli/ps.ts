@@ -4,6 +4,7 @@
  * @module
  */
 import { type Column, describeColumns, renderTable } from "../output/table.ts";
+import { namespaceOf } from "../runtime/selector.ts";
 import type { ContainerRecord } from "../runtime/record.ts";
 import {
   type ContainerSelector,
@@ -30,8 +31,8 @@ export const PS_COLUMNS: readonly Column<ContainerRecord>[] = [
   { header: "POD", description: "pod name; - outside any pod", value: (r) => r.pod?.name ?? "-" },
   {
     header: "NAMESPACE",
-    description: "pod namespace; - outside any pod",
-    value: (r) => r.pod?.namespace ?? "-",
+    description: "pod namespace; containerd's namespace for containerd's own API; else -",
+    value: (r) => namespaceOf(r) ?? "-",
   },
   { header: "STATE", description: "created, running, exited, unknown", value: (r) => r.state },
   {
@@ -160,7 +161,7 @@ export function selectorText(selector: ContainerSelector): string {
 }
 
 function compareRecords(a: ContainerRecord, b: ContainerRecord): number {
-  return (a.pod?.namespace ?? "").localeCompare(b.pod?.namespace ?? "") ||
+  return (namespaceOf(a) ?? "").localeCompare(namespaceOf(b) ?? "") ||
     (a.pod?.name ?? "").localeCompare(b.pod?.name ?? "") ||
     a.name.localeCompare(b.name) || a.id.localeCompare(b.id);
 }

@@ -20,6 +20,7 @@ const API_NAMES: Record<NonNullable<EndpointProbe["kind"]>, string> = {
   cri: "CRI",
   docker: "Docker Engine API",
   podman: "Podman API",
+  containerd: "containerd API",
 };
 
 const describe = (p: EndpointProbe) =>

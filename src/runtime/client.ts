@@ -14,10 +14,11 @@ import type { ContainerRecord, PodRecord } from "./record.ts";
 
 /**
  * The API a runtime socket speaks: `cri` (Kubernetes CRI runtime.v1 over gRPC: containerd,
- * CRI-O, cri-dockerd), `docker` (Docker Engine API, HTTP/1.1) or `podman` (Podman's service:
- * the Docker-compatible API plus libpod's own, HTTP/1.1).
+ * CRI-O, cri-dockerd), `docker` (Docker Engine API, HTTP/1.1), `podman` (Podman's service:
+ * the Docker-compatible API plus libpod's own, HTTP/1.1) or `containerd` (containerd's own
+ * gRPC API, on the same socket as its CRI, for the containers of its other namespaces).
  */
-export type RuntimeKind = "cri" | "docker" | "podman";
+export type RuntimeKind = "cri" | "docker" | "podman" | "containerd";
 
 /** What a runtime says about itself. */
 export interface RuntimeVersion {

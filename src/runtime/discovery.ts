@@ -38,6 +38,7 @@ export type ProbeStatus =
   | "not CRI"
   | "not Docker"
   | "not Podman"
+  | "not containerd"
   | "unknown API"
   | "permission denied";
 
@@ -199,9 +200,30 @@ function statusOf(error: CliError, mismatch: ProbeStatus): ProbeStatus {
 export async function probeAll(options: DiscoveryOptions): Promise<EndpointProbe[]> {
   const candidates = endpointCandidates(options);
   const results = await Promise.all(
-    candidates.map((candidate) => probeEndpoint(candidate, options.timeoutMs)),
+    candidates.map((candidate) => probeWithCompanions(candidate, options.timeoutMs)),
   );
-  return results.map((result) => result.probe);
+  return results.flat().map((result) => result.probe);
+}
+
+/**
+ * {@linkcode probeEndpoint}, then, when the socket answered, the kinds it serves besides
+ * (containerd's own API on a containerd CRI socket: a row's `besides` in
+ * `runtime_kinds.ts`), each probed within the deadline. A companion that does not answer is
+ * left out.
+ * @returns the socket's probe first, then one per companion kind that answered
+ */
+export async function probeWithCompanions(
+  candidate: EndpointCandidate,
+  timeoutMs = DEFAULT_CRI_TIMEOUT_MS,
+): Promise<Awaited<ReturnType<typeof probeEndpoint>>[]> {
+  const first = await probeEndpoint(candidate, timeoutMs);
+  const answered = first.version;
+  if (!answered) return [first];
+  const companions = await Promise.all(
+    RUNTIME_KINDS.filter((entry) => entry.kind !== answered.kind && entry.besides?.(answered))
+      .map((entry) => probeEndpoint({ ...candidate, kind: entry.kind }, timeoutMs)),
+  );
+  return [first, ...companions.filter((companion) => companion.version)];
 }
 
 /** A connected runtime: its client (close it) and what its probe said. */
@@ -279,13 +301,17 @@ export async function connectRuntimes(
     if (identity !== undefined) seen.add(identity);
     candidates.push(candidate);
   }
-  const probed = await Promise.all(
-    candidates.map((candidate) => probeEndpoint(candidate, options.timeoutMs)),
+  const probedByCandidate = await Promise.all(
+    candidates.map((candidate) => probeWithCompanions(candidate, options.timeoutMs)),
+  );
+  const probed = probedByCandidate.flat();
+  const candidateOf = probedByCandidate.flatMap((results, index) =>
+    results.map(() => candidates[index]!)
   );
   const runtimes: ConnectedRuntime[] = [];
   const failed: EndpointProbe[] = [];
   for (const [index, { probe, version, error }] of probed.entries()) {
-    const candidate = candidates[index]!;
+    const candidate = candidateOf[index]!;
     if (!error && version) {
       const client = runtimeKind(version.kind).open(candidate.path, {
         ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),

@@ -56,6 +56,17 @@ export const DOCKER_CRI_LABELS: readonly string[] = [
   DOCKER_SANDBOX_ID_LABEL,
 ];
 
+/**
+ * containerd's CRI plugin marks what it creates in namespace `k8s.io` (containerd
+ * `pkg/cri/store` labels, `internal/cri/labels` in 2.x): `sandbox` on a pod sandbox,
+ * `container` on a pod's container.
+ */
+export const CONTAINERD_CRI_KIND_LABEL = "io.cri-containerd.kind";
+/** Value of {@linkcode CONTAINERD_CRI_KIND_LABEL} on a pod sandbox. */
+export const CONTAINERD_CRI_SANDBOX_KIND = "sandbox";
+/** nerdctl's name of a container (`nerdctl run --name`), kept as a containerd label. */
+export const NERDCTL_NAME_LABEL = "nerdctl/name";
+
 /** Docker Compose's project and service of a container (compose-spec, all versions). */
 export const COMPOSE_PROJECT_LABEL = "com.docker.compose.project";
 /** See {@linkcode COMPOSE_PROJECT_LABEL}. */

@@ -79,6 +79,11 @@ export interface ContainerRecord {
    * `io.kubernetes.pod.*` labels say so (cri-dockerd).
    */
   pod: PodRecord | null;
+  /**
+   * The containerd namespace of a container listed by containerd's own API (`default`, a
+   * nerdctl or buildkit namespace); absent from the records of every other API.
+   */
+  containerd_namespace?: string;
   /** The container's labels, as the runtime returns them. */
   labels: Record<string, string>;
   /** Container annotations, without the kubelet's bookkeeping ones. */

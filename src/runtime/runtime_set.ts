@@ -45,8 +45,9 @@ export function claims(member: RuntimeClient, id: string, paths: readonly string
   if (!owns) return false;
   return paths.some((path) => {
     const segments = cgroupSegments(path);
-    const ref = segments && containerCandidates(segments).find((c) => c.containerId === id);
-    return ref !== undefined && owns(ref);
+    if (!segments) return false;
+    const ref = containerCandidates(segments).find((c) => c.containerId === id);
+    return ref !== undefined && owns(ref, segments);
   });
 }
 
@@ -83,9 +84,10 @@ export class RuntimeSet implements ContainerSource {
     this.#onUnavailable = options.onUnavailable;
   }
 
-  /** The endpoints, for messages: `unix:///a, unix:///b`. */
+  /** The endpoints, each once, for messages: `unix:///a, unix:///b`. */
   describe(): string {
-    return this.members.map((m) => m.endpoint).join(", ");
+    // A containerd socket is two members (its CRI and its own API): named once.
+    return [...new Set(this.members.map((m) => m.endpoint))].join(", ");
   }
 
   /**

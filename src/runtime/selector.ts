@@ -37,12 +37,23 @@ export function parseLabelSelector(items: readonly string[]): Record<string, str
   return labels;
 }
 
+/**
+ * The namespace a container is in, as `ps` shows it and `-n` matches it: its pod's, else
+ * the containerd namespace of a container of containerd's own API, else undefined.
+ */
+export function namespaceOf(
+  record: Pick<ContainerRecord, "pod" | "containerd_namespace">,
+): string | undefined {
+  return record.pod?.namespace ?? record.containerd_namespace;
+}
+
 /** True when `record` satisfies every criterion of `selector`. */
 export function matchesSelector(record: ContainerRecord, selector: ContainerSelector): boolean {
   if (!selector.includeStopped && record.state !== "running") return false;
-  // A container outside any pod (Docker) has no pod name or namespace to match.
+  // A container outside any pod (Docker) has no pod name to match, nor a namespace but
+  // containerd's (containerd's own API).
   if (selector.pod !== undefined && record.pod?.name !== selector.pod) return false;
-  if (selector.namespace !== undefined && record.pod?.namespace !== selector.namespace) {
+  if (selector.namespace !== undefined && namespaceOf(record) !== selector.namespace) {
     return false;
   }
   if (selector.container !== undefined && record.name !== selector.container) return false;
