@@ -74,11 +74,17 @@ start() {
 
 stop() {
   if alive; then
-    # Remove pod sandboxes over the runtime (so the shims exit), then containerd itself.
-    for task in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks kill -s KILL "$task" >/dev/null 2>&1 || true; done
+    # Remove the tasks of every namespace (k8s.io's pods, `ctr run`'s in default, ...) so the
+    # shims exit, then their containers, then containerd itself.
+    local namespaces; namespaces=$(ctr --address "$sock" namespaces ls -q 2>/dev/null || echo k8s.io)
+    for ns in $namespaces; do
+      for task in $(ctr -a "$sock" -n "$ns" tasks ls -q 2>/dev/null); do ctr -a "$sock" -n "$ns" tasks kill -s KILL "$task" >/dev/null 2>&1 || true; done
+    done
     sleep 0.3
-    for task in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks delete -f "$task" >/dev/null 2>&1 || true; done
-    for c in $(ctr_ containers ls -q 2>/dev/null); do ctr_ containers delete "$c" >/dev/null 2>&1 || true; done
+    for ns in $namespaces; do
+      for task in $(ctr -a "$sock" -n "$ns" tasks ls -q 2>/dev/null); do ctr -a "$sock" -n "$ns" tasks delete -f "$task" >/dev/null 2>&1 || true; done
+      for c in $(ctr -a "$sock" -n "$ns" containers ls -q 2>/dev/null); do ctr -a "$sock" -n "$ns" containers delete "$c" >/dev/null 2>&1 || true; done
+    done
     local pid; pid=$(cat "$pidfile")
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done

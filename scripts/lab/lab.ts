@@ -236,6 +236,39 @@ export class Lab implements AsyncDisposable {
   }
 
   /**
+   * Runs a container outside Kubernetes with containerd's own API, as `ctr run -d` does (in
+   * containerd namespace `namespace`, cgroup `/<namespace>/<id>`), the lab's busybox image
+   * imported into that namespace first. Removed by {@linkcode stop} (containerd.sh stops the
+   * tasks of every namespace).
+   * @param id the container id (nerdctl's are 64 hex digits; `ctr` takes any name)
+   * @param command the container's command, default a long sleep
+   * @returns the host pid of its task
+   */
+  async runCtr(
+    id: string,
+    { namespace = "default", labels = {}, command = ["sleep", "3600"] }: {
+      namespace?: string;
+      labels?: Record<string, string>;
+      command?: string[];
+    } = {},
+  ): Promise<number> {
+    const ctr = (...args: string[]) => run(["ctr", "-a", this.socket, ...args]);
+    if (!(await ctr("-n", namespace, "images", "ls", "-q")).split("\n").includes(LAB_IMAGE)) {
+      const archive = join(this.dir, `image-${namespace}.tar`);
+      await ctr("-n", "k8s.io", "images", "export", archive, LAB_IMAGE);
+      await ctr("-n", namespace, "images", "import", archive);
+      await Deno.remove(archive);
+    }
+    const labelArgs = Object.entries(labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
+    await ctr("-n", namespace, "run", "-d", ...labelArgs, LAB_IMAGE, id, ...command);
+    const tasks = await ctr("-n", namespace, "tasks", "ls");
+    const pid = tasks.split("\n").map((line) => line.trim().split(/\s+/))
+      .find(([task]) => task === id)?.[1];
+    if (!pid) throw new Error(`ctr run of "${id}" left no task: ${tasks}`);
+    return Number(pid);
+  }
+
+  /**
    * The image id (`sha256:...`) of an image name, through CRI ImageStatus.
    * @throws {Error} when the runtime has no such image.
    */
