@@ -252,9 +252,11 @@ realTest(
           assert.equal(row.hint, null);
         }
         const checks = byName(rows);
+        const version = await containerdVersion();
         assert.equal(
           checks["runtime"]?.detail,
-          `containerd ${await containerdVersion()} (CRI v1) at unix://${lab.socket}`,
+          `containerd ${version} (CRI v1) at unix://${lab.socket}; ` +
+            `containerd ${version} (containerd API v1) at unix://${lab.socket}`,
         );
         assert.match(checks["cgroups"]!.detail, /^hybrid: /);
         assert.match(checks["libbpf"]!.detail, /^1\.\d+ /);

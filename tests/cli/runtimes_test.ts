@@ -63,7 +63,7 @@ async function containerdVersion(): Promise<string | undefined> {
 }
 
 Deno.test({
-  name: "runtimes -o json -r <socket> prints one NDJSON object for the lab containerd, exit 0",
+  name: "runtimes -o json -r <socket> prints the lab containerd in CRI and in its own API, exit 0",
   ignore: ignoreReal,
   async fn() {
     const { socket } = await lab();
@@ -71,7 +71,7 @@ Deno.test({
     assert.deepEqual(result.stderrLines, []);
     assert.equal(result.code, 0);
     const rows = ndjson(result.stdout);
-    assert.deepEqual(rows, [{
+    const row = {
       endpoint: `unix://${socket}`,
       source: "flag",
       used_by: null,
@@ -82,7 +82,9 @@ Deno.test({
       runtime_version: await containerdVersion(),
       api_version: "v1",
       cri_api_version: "v1",
-    }]);
+    };
+    // The same socket serves containerd's own API (its other namespaces' containers).
+    assert.deepEqual(rows, [row, { ...row, kind: "containerd", cri_api_version: null }]);
   },
 });
 
@@ -94,7 +96,7 @@ Deno.test({
     const result = await crienrich(["runtimes"], `unix://${socket}`);
     assert.deepEqual(result.stderrLines, []);
     assert.equal(result.code, 0);
-    const [header, row, ...rest] = result.stdout.trimEnd().split("\n");
+    const [header, row, own, ...rest] = result.stdout.trimEnd().split("\n");
     assert.deepEqual(rest, []);
     assert.deepEqual(header?.split(/\s{2,}/), [
       "ENDPOINT",
@@ -111,6 +113,15 @@ Deno.test({
       "env",
       "ok",
       "cri",
+      "containerd",
+      await containerdVersion(),
+      "v1",
+    ]);
+    assert.deepEqual(own?.trimEnd().split(/\s+/), [
+      `unix://${socket}`,
+      "env",
+      "ok",
+      "containerd",
       "containerd",
       await containerdVersion(),
       "v1",
