@@ -30,7 +30,9 @@ Checks, as root, that this node can run crienrich, in this order: privileges (ro
 CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN), kernel (warn below 5.8, fail below 4.18), btf
 (/sys/kernel/btf/vmlinux), tracefs (mounted here when absent, as trace would), tracepoints
 (sched_process_exec, sched_process_exit), cgroups (v2 or hybrid ok, v1-only warn), libbpf,
-runtime (each CRI endpoint, or only the one named by -r), pid-namespace (/proc, or that
+runtime (every CRI, Docker Engine and Podman endpoint, or only the one named by -r; ok
+when one answers, naming each runtime found with its kind, version and API version, and
+each that did not answer), pid-namespace (/proc, or that
 of --host-root, shows the host's PID namespace, or a private one holding the runtime as in a
 kind node), bpf (the tracer loads, attaches both tracepoints, maps its perf buffer and
 detaches; bpftool confirms nothing is left).

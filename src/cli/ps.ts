@@ -58,8 +58,13 @@ export const PS_COLUMNS: readonly Column<ContainerRecord>[] = [
   },
   { header: "POD UID", description: "(wide) pod uid", value: (r) => r.pod?.uid ?? "-" },
   {
+    header: "COMPOSE",
+    description: "(wide) Compose project/service; - when not created by Compose",
+    value: (r) => r.compose ? `${r.compose.project}/${r.compose.service}` : "-",
+  },
+  {
     header: "RUNTIME",
-    description: "runtime that answered (containerd, cri-o, docker)",
+    description: "runtime that answered (containerd, cri-o, docker, podman)",
     value: (r) => r.runtime,
   },
   {

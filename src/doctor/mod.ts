@@ -12,7 +12,7 @@
  * | `tracepoints` | `sched/sched_process_exec`, `sched/sched_process_exit` | 6 |
  * | `cgroups` | v2, hybrid (ok) or v1-only (warn) | — |
  * | `libbpf` | loads, version | 6 |
- * | `runtime` | every CRI endpoint's `Version` | 3 or 4 |
+ * | `runtime` | every endpoint's version call (CRI, Docker Engine, Podman); names each found | 3 or 4 |
  * | `pid-namespace` | `/proc` shows the host's PID namespace, or one holding the runtime | 8 |
  * | `bpf` | the tracer opens, attaches and closes | 4, 6 or 1 |
  *

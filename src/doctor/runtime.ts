@@ -1,6 +1,7 @@
 /**
- * The container runtime: every candidate endpoint (CRI, Docker Engine) probed with its version call, as
- * `crienrich runtimes` does (README "Runtime discovery").
+ * The container runtime: every candidate endpoint (CRI, Docker Engine, Podman) probed with its
+ * version call, as `crienrich runtimes` does (README "Runtime discovery"); the check names
+ * every runtime found, since `ps` and `trace` use every one that answers.
  *
  * @module
  */
@@ -16,21 +17,26 @@ const SOURCE_NAMES: Record<EndpointProbe["source"], string> = {
   "well-known": "the well-known list",
 };
 
-const API_NAMES: Record<NonNullable<EndpointProbe["kind"]>, string> = {
-  cri: "CRI",
-  docker: "Docker Engine API",
-  podman: "Podman API",
-  containerd: "containerd API",
-};
-
+/**
+ * One answering runtime: name, version, kind (the API it answered in, as `runtimes`' KIND
+ * column) and API version, e.g.
+ * `docker 20.10.24+dfsg1 (kind docker, API 1.41) at unix:///run/docker.sock`.
+ */
 const describe = (p: EndpointProbe) =>
-  `${p.runtimeName} ${p.runtimeVersion} (${API_NAMES[p.kind ?? "cri"]} ${
-    p.apiVersion ?? p.criApiVersion
+  `${p.runtimeName || "unknown"} ${p.runtimeVersion || "?"} (kind ${p.kind ?? "cri"}, API ${
+    p.apiVersion ?? p.criApiVersion ?? "?"
   }) at ${p.endpoint}`;
 
 /**
- * Judges the probes: `ok` naming each runtime that answered; else `fail`, exit code 4 when
- * every socket found denied access, 3 otherwise (as `crienrich runtimes`).
+ * Judges the probes: `ok` when at least one runtime answered, naming every one that did
+ * (kind, version, API version) and every socket found that did not, with its status; else
+ * `fail`, exit code 4 when every socket found denied access, 3 otherwise (as
+ * `crienrich runtimes`). Missing well-known sockets are not named: they are no runtime found.
+ *
+ * @example judgeProbes([containerd ok, docker ok, podman "no answer"]).detail
+ * // "2 runtimes answered: containerd 1.6.20~ds1 (kind cri, API v1) at unix:///run/c.sock;
+ * //  docker 20.10.24+dfsg1 (kind docker, API 1.41) at unix:///run/docker.sock;
+ * //  did not answer: unix:///run/podman/podman.sock (no answer)" (one line)
  */
 export function judgeProbes(probes: readonly EndpointProbe[]): Outcome {
   const answered = probes.filter((p) => p.status === "ok");
@@ -38,7 +44,9 @@ export function judgeProbes(probes: readonly EndpointProbe[]): Outcome {
   const failed = present.filter((p) => p.status !== "ok");
   const others = failed.map((p) => `${p.endpoint} (${p.status})`).join(", ");
   if (answered.length > 0) {
-    return ok(`${answered.map(describe).join("; ")}${others ? `; also tried ${others}` : ""}`);
+    const count = answered.length > 1 ? `${answered.length} runtimes answered: ` : "";
+    const silent = others ? `; did not answer: ${others}` : "";
+    return ok(`${count}${answered.map(describe).join("; ")}${silent}`);
   }
   if (present.length > 0 && present.every((p) => p.status === "permission denied")) {
     return fail(`no runtime answered: ${others}`, "run as root", ExitCode.PermissionDenied);

@@ -77,6 +77,7 @@ export function traceEventJson(timed: TimedEvent, node: string): Record<string, 
         image: record.image,
         image_id: record.image_id,
         runtime: record.runtime,
+        compose: record.compose,
       }
       : null,
     pod: timed.pod

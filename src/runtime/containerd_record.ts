@@ -6,7 +6,7 @@
  * @module
  */
 import type { ContainerProcessFacts, ContainerRecord, ContainerStateName } from "./record.ts";
-import { nsToRfc3339 } from "./record.ts";
+import { composeOf, nsToRfc3339 } from "./record.ts";
 import {
   CONTAINERD_CRI_KIND_LABEL,
   CONTAINERD_CRI_SANDBOX_KIND,
@@ -158,6 +158,7 @@ export function buildContainerdRecord(sources: ContainerdRecordSources): Contain
     runtime_endpoint: sources.runtimeEndpoint,
     pod: null,
     containerd_namespace: sources.namespace,
+    compose: composeOf(labels),
     labels: sorted(labels),
     annotations: sorted(spec.annotations ?? {}),
     pid: process.pid ?? null,

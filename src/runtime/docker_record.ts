@@ -15,7 +15,7 @@ import type {
   ContainerStateName,
   PodRecord,
 } from "./record.ts";
-import { imageIdOf, nsToRfc3339 } from "./record.ts";
+import { composeOf, imageIdOf, nsToRfc3339 } from "./record.ts";
 import {
   CONTAINER_NAME_LABEL,
   DOCKER_ANNOTATION_PREFIX,
@@ -160,7 +160,8 @@ export interface DockerRecordSources {
  * - `attempt`: the attempt cri-dockerd puts last in its names (`k8s_app_pod_ns_uid_2`),
  *   else `RestartCount`;
  * - `labels`: all of them, except that cri-dockerd's `annotation.*` labels become
- *   `annotations` (the kubelet's bookkeeping ones dropped) and its own keys are left out.
+ *   `annotations` (the kubelet's bookkeeping ones dropped) and its own keys are left out;
+ * - `compose`: the project and service of Compose's `com.docker.compose.*` labels, else null.
  */
 export function buildDockerRecord(sources: DockerRecordSources): ContainerRecord {
   const { inspect, process = {} } = sources;
@@ -197,6 +198,7 @@ export function buildDockerRecord(sources: DockerRecordSources): ContainerRecord
       allLabels[DOCKER_SANDBOX_ID_LABEL] ?? "",
       sources.sandbox?.Config?.Labels ?? undefined,
     ),
+    compose: composeOf(labels),
     labels: sorted(labels),
     annotations: sorted(annotations),
     pid: process.pid ?? null,

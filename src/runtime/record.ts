@@ -6,6 +6,8 @@
  * @module
  */
 import {
+  COMPOSE_PROJECT_LABEL,
+  COMPOSE_SERVICE_LABEL,
   CONTAINER_NAME_LABEL,
   KUBELET_BOOKKEEPING_ANNOTATIONS,
   POD_IDENTITY_LABELS,
@@ -24,6 +26,18 @@ export interface PodRecord {
   uid: string;
   /** The pod's own labels (kubelet's io.kubernetes.pod.* identity keys removed). */
   labels: Record<string, string>;
+}
+
+/**
+ * The Docker Compose project and service a container belongs to, read from the labels
+ * Compose puts on every container it creates (`com.docker.compose.project`,
+ * `com.docker.compose.service`; podman-compose and nerdctl compose set the same keys).
+ */
+export interface ComposeRecord {
+  /** Compose project name (`docker compose -p`, else the directory's name). */
+  project: string;
+  /** Service name from the compose file; "" when the label is missing. */
+  service: string;
 }
 
 /** Container state, lower-case CRI state without the prefix. */
@@ -84,6 +98,11 @@ export interface ContainerRecord {
    * nerdctl or buildkit namespace); absent from the records of every other API.
    */
   containerd_namespace?: string;
+  /**
+   * The Compose project and service from the container's `com.docker.compose.*` labels;
+   * null when it has no project label (not created by Compose).
+   */
+  compose: ComposeRecord | null;
   /** The container's labels, as the runtime returns them. */
   labels: Record<string, string>;
   /** Container annotations, without the kubelet's bookkeeping ones. */
@@ -227,6 +246,21 @@ function digestOf(ref: string): string | undefined {
 }
 
 /**
+ * The Compose project and service a container's labels name; null without a
+ * `com.docker.compose.project` label (an empty one included: Compose never sets it empty).
+ * Pure.
+ *
+ * @example composeOf({ "com.docker.compose.project": "shop",
+ *   "com.docker.compose.service": "web" }) // { project: "shop", service: "web" }
+ * @example composeOf({ app: "web" }) // null
+ */
+export function composeOf(labels: Readonly<Record<string, string>>): ComposeRecord | null {
+  const project = labels[COMPOSE_PROJECT_LABEL];
+  if (!project) return null;
+  return { project, service: labels[COMPOSE_SERVICE_LABEL] ?? "" };
+}
+
+/**
  * The pod of a pod sandbox: name, namespace and uid from its metadata (else the kubelet's
  * `io.kubernetes.pod.*` labels), its own labels without those identity keys. Pure.
  */
@@ -284,6 +318,7 @@ export function buildContainerRecord(sources: RecordSources): ContainerRecord {
       uid: sandbox?.metadata?.uid || labels[POD_UID_LABEL] || "",
       labels: sortedMap(podLabels),
     },
+    compose: composeOf(labels),
     labels: sortedMap(labels),
     annotations: sortedMap(annotations),
     pid: process.pid ?? null,

@@ -63,6 +63,15 @@ realTest("ps, inspect and runtimes report docker run and compose containers", as
       }
       assert.deepEqual(list.find((c) => c.name === "shop-api-1")!.labels, compose("api"));
       assert.deepEqual(list.find((c) => c.name === "web")!.labels, {});
+      assert.deepEqual(list.find((c) => c.name === "shop-api-1")!.compose, {
+        project: "shop",
+        service: "api",
+      });
+      assert.deepEqual(list.find((c) => c.name === "shop-db-1")!.compose, {
+        project: "shop",
+        service: "db",
+      });
+      assert.equal(list.find((c) => c.name === "web")!.compose, null);
       const all = records(await runCli(["ps", ...r, "-a", "-o", "json"]));
       const exited = all.find((c) => c.id === once);
       assert.equal(exited?.state, "exited");
@@ -70,15 +79,21 @@ realTest("ps, inspect and runtimes report docker run and compose containers", as
     },
   );
 
-  await t.step("the table shows - for the pod, and wide shows runtime and labels", async () => {
-    const result = await runCli(["ps", ...r, "-o", "wide", "--container", "shop-api-1"]);
-    assert.equal(result.code, 0, result.stderr);
-    const [header, row] = result.stdout.trimEnd().split("\n");
-    assert.match(header!, /^CONTAINER\s+NAME\s+POD\s+NAMESPACE\s+STATE/);
-    assert.match(header!, /RUNTIME\s+LABELS$/);
-    assert.match(row!, new RegExp(`^${api.slice(0, 13)}\\s+shop-api-1\\s+-\\s+-\\s+running`));
-    assert.match(row!, /docker\s+com\.docker\.compose\.container-number=1,/);
-  });
+  await t.step(
+    "the table shows - for the pod, and wide shows compose, runtime and labels",
+    async () => {
+      const result = await runCli(["ps", ...r, "-o", "wide", "--container", "shop-api-1"]);
+      assert.equal(result.code, 0, result.stderr);
+      const [header, row] = result.stdout.trimEnd().split("\n");
+      assert.match(header!, /^CONTAINER\s+NAME\s+POD\s+NAMESPACE\s+STATE/);
+      assert.match(header!, /POD UID\s+COMPOSE\s+RUNTIME\s+LABELS$/);
+      assert.match(row!, new RegExp(`^${api.slice(0, 13)}\\s+shop-api-1\\s+-\\s+-\\s+running`));
+      assert.match(row!, /\s-\s+shop\/api\s+docker\s+com\.docker\.compose\.container-number=1,/);
+      const plain = await runCli(["ps", ...r, "-o", "wide", "--container", "web"]);
+      assert.equal(plain.code, 0, plain.stderr);
+      assert.match(plain.stdout.trimEnd().split("\n")[1]!, /\s-\s+-\s+docker\s*$/);
+    },
+  );
 
   await t.step(
     "selectors: -l picks a compose service, --pod and -n match no docker container",
@@ -106,7 +121,11 @@ realTest("ps, inspect and runtimes report docker run and compose containers", as
       assert.equal(record.id, web, target);
       assert.equal(record.name, "web");
       assert.equal(record.pod, null);
+      assert.equal(record.compose, null);
     }
+    const byName = await runCli(["inspect", ...r, "shop-db-1"]);
+    assert.equal(byName.code, 0, byName.stderr);
+    assert.deepEqual(JSON.parse(byName.stdout).compose, { project: "shop", service: "db" });
     const unknown = await runCli(["inspect", ...r, "nope"]);
     assert.equal(unknown.code, ExitCode.NotFound);
     assert.match(unknown.stderr, /^crienrich: No container "nope" in the runtime\n$/);

@@ -1,7 +1,8 @@
 /**
  * `crienrich trace` against a real private dockerd: a `docker exec` in a running container
  * and the entrypoint of a container started after the trace began are reported with the
- * container filled (runtime docker) and no pod, proven by the namespace holder and by the
+ * container filled (runtime docker, the Compose project and service of a compose-labelled
+ * one) and no pod, proven by the namespace holder and by the
  * cgroup id of dockerd's cgroupfs layout (`/docker/<id>`).
  */
 import assert from "node:assert/strict";
@@ -30,6 +31,8 @@ realTest("trace --container reports docker exec and a later container's entrypoi
   await lab.docker(["exec", "other", "/bin/sh", "-c", "echo in-other-crienrich"]);
   const late = await lab.run("late", {
     command: ["/bin/sh", "-c", "echo late-entrypoint-crienrich; exec /bin/sleep 3600"],
+    // As `docker compose up` labels a service's container.
+    labels: { "com.docker.compose.project": "shop", "com.docker.compose.service": "late" },
   });
   const latePid = await lab.pid("late");
   for (let i = 0; i < 100; i++) {
@@ -53,6 +56,7 @@ realTest("trace --container reports docker exec and a later container's entrypoi
     assert.equal(exec.container?.image, DOCKER_LAB_IMAGE);
     assert.match(exec.container?.image_id ?? "", /^sha256:[0-9a-f]{64}$/);
     assert.equal(exec.container?.runtime, "docker");
+    assert.equal(exec.container?.compose, null);
     assert.equal(exec.pod, null);
     assert.equal(exec.unresolved, false);
     const exit = inWeb.events.find((e) => e.type === "exit" && e.process.pid === exec.process.pid);
@@ -77,6 +81,7 @@ realTest("trace --container reports docker exec and a later container's entrypoi
     assert.ok(entry, JSON.stringify(inLate.events.map((e) => e.process.args)));
     assert.equal(entry.container?.id, late);
     assert.equal(entry.container?.runtime, "docker");
+    assert.deepEqual(entry.container?.compose, { project: "shop", service: "late" });
     assert.equal(entry.pod, null);
     const sleep = inLate.events.find((e) =>
       e.type === "exec" && e.process.args?.join(" ") === "/bin/sleep 3600"

@@ -110,7 +110,7 @@ Deno.test("tracefsMounts() finds tracefs in mountinfo and nothing else", () => {
   assert.deepEqual(tracefsMounts(mountinfo.split("\n")[0]!), []);
 });
 
-Deno.test("judgeProbes() is ok when one answers, else fails with 4 (all denied) or 3", () => {
+Deno.test("judgeProbes() is ok when one answers, naming each that did and did not, else fails with 4 (all denied) or 3", () => {
   const probe = (endpoint: string, status: EndpointProbe["status"]): EndpointProbe => ({
     endpoint,
     source: "well-known",
@@ -121,7 +121,28 @@ Deno.test("judgeProbes() is ok when one answers, else fails with 4 (all denied) 
   });
   const answered = judgeProbes([probe("unix:///a", "missing"), probe("unix:///b", "ok")]);
   assert.equal(answered.status, "ok");
-  assert.equal(answered.detail, "containerd 1.6.20~ds1 (CRI v1) at unix:///b");
+  assert.equal(answered.detail, "containerd 1.6.20~ds1 (kind cri, API v1) at unix:///b");
+  const several = judgeProbes([
+    probe("unix:///a", "ok"),
+    {
+      endpoint: "unix:///run/docker.sock",
+      source: "well-known",
+      status: "ok",
+      kind: "docker",
+      runtimeName: "docker",
+      runtimeVersion: "20.10.24+dfsg1",
+      apiVersion: "1.41",
+    },
+    { endpoint: "unix:///run/podman/podman.sock", source: "well-known", status: "no answer" },
+    probe("unix:///c", "missing"),
+  ]);
+  assert.equal(several.status, "ok");
+  assert.equal(
+    several.detail,
+    "2 runtimes answered: containerd 1.6.20~ds1 (kind cri, API v1) at unix:///a; " +
+      "docker 20.10.24+dfsg1 (kind docker, API 1.41) at unix:///run/docker.sock; " +
+      "did not answer: unix:///run/podman/podman.sock (no answer)",
+  );
   const denied = judgeProbes([
     probe("unix:///a", "permission denied"),
     probe("unix:///b", "missing"),
@@ -255,8 +276,8 @@ realTest(
         const version = await containerdVersion();
         assert.equal(
           checks["runtime"]?.detail,
-          `containerd ${version} (CRI v1) at unix://${lab.socket}; ` +
-            `containerd ${version} (containerd API v1) at unix://${lab.socket}`,
+          `2 runtimes answered: containerd ${version} (kind cri, API v1) at unix://${lab.socket}; ` +
+            `containerd ${version} (kind containerd, API v1) at unix://${lab.socket}`,
         );
         assert.match(checks["cgroups"]!.detail, /^hybrid: /);
         assert.match(checks["libbpf"]!.detail, /^1\.\d+ /);

@@ -3,7 +3,8 @@
  * and a private dockerd at once, found at their well-known sockets under a host root.
  * `ps` lists each container once, answered by its own runtime; a hung Docker socket (one
  * that accepts and never answers, or a stopped dockerd) delays `ps` by its deadline at most
- * and hides no CRI container; `trace --all` covers both runtimes.
+ * and hides no CRI container; `trace --all` covers both runtimes; `doctor` names each runtime
+ * found, and the one that did not answer.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -38,6 +39,12 @@ async function hostRoot(containerd: string, docker?: string): Promise<[string, s
 
 const TIMEOUT_S = 2;
 
+/** The installed containerd's version, as its CRI Version call reports it. */
+async function containerdVersion(): Promise<string> {
+  const out = await new Deno.Command("containerd", { args: ["--version"] }).output();
+  return new TextDecoder().decode(out.stdout).trim().split(/\s+/)[2] ?? "?";
+}
+
 realTest("ps and trace --all over containerd (CRI) and dockerd at once", async (t) => {
   await withLab(async (lab) => {
     await using docker = await DockerLab.start();
@@ -61,6 +68,26 @@ realTest("ps and trace --all over containerd (CRI) and dockerd at once", async (
         assert.equal(of(web)?.runtime_endpoint, `unix://${join(root, "run/docker.sock")}`);
         assert.equal(of(web)?.pod, null);
         assert.deepEqual(list.map((r) => r.name).sort(), ["app", "db", "web"]);
+      });
+
+      await t.step("doctor's runtime check names both runtimes", async () => {
+        const result = await runCli(["doctor", "--host-root", root, "-o", "json"]);
+        const rows: { name: string; status: string; detail: string }[] = result.stdout
+          .split("\n").filter(Boolean).map((line) => JSON.parse(line));
+        const check = rows.find((row) => row.name === "runtime");
+        assert.equal(check?.status, "ok", result.stdout);
+        const dockerVersion = (await docker.docker(["version", "-f", "{{.Server.Version}}"]))
+          .trim();
+        const dockerApi = (await docker.docker(["version", "-f", "{{.Server.APIVersion}}"]))
+          .trim();
+        assert.equal(
+          check?.detail,
+          `2 runtimes answered: containerd ${await containerdVersion()} (kind cri, API v1) at unix://${
+            join(root, "run/containerd/containerd.sock")
+          }; docker ${dockerVersion} (kind docker, API ${dockerApi}) at unix://${
+            join(root, "run/docker.sock")
+          }`,
+        );
       });
 
       await t.step("the table's RUNTIME column names each one's runtime", async () => {
@@ -118,12 +145,30 @@ realTest("ps and trace --all over containerd (CRI) and dockerd at once", async (
     }
 
     await t.step(
-      "a socket that accepts and never answers delays ps by its deadline at most",
+      "a socket that accepts and never answers delays ps by its deadline at most; doctor names it",
       async () => {
         const [silentRoot, dockerSock] = await hostRoot(lab.socket);
         try {
           await using _silent = silentSocket(dockerSock);
           await assertBoundedPs(silentRoot, [app, db]);
+          const result = await runCli([
+            "doctor",
+            "--host-root",
+            silentRoot,
+            "--timeout",
+            `${TIMEOUT_S}s`,
+            "-o",
+            "json",
+          ]);
+          const check = result.stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line))
+            .find((row) => row.name === "runtime");
+          assert.equal(check?.status, "ok", result.stdout);
+          assert.equal(
+            check?.detail,
+            `containerd ${await containerdVersion()} (kind cri, API v1) at unix://${
+              join(silentRoot, "run/containerd/containerd.sock")
+            }; did not answer: unix://${dockerSock} (no answer)`,
+          );
         } finally {
           await Deno.remove(silentRoot, { recursive: true });
         }

@@ -96,7 +96,8 @@ realTest("ps, inspect and runtimes report podman run and podman pod containers",
     const row = result.stdout.trimEnd().split("\n")[1]!;
     assert.match(row, new RegExp(`^${worker.slice(0, 13)}\\s+worker\\s+shop\\s+podman\\s+running`));
     // LABELS shows the pod's labels for a container in a pod, as for CRI pods.
-    assert.match(row, new RegExp(`${podId}\\s+podman\\s+team=blue$`));
+    // COMPOSE is - for a container no Compose created.
+    assert.match(row, new RegExp(`${podId}\\s+-\\s+podman\\s+team=blue$`));
   });
 
   await t.step("inspect by name, id prefix, full id and pid", async () => {

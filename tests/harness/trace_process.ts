@@ -22,7 +22,14 @@ export interface TraceEvent {
     signal?: number;
     duration_ns?: number;
   };
-  container: { id: string; name: string; image: string; image_id: string; runtime: string } | null;
+  container: {
+    id: string;
+    name: string;
+    image: string;
+    image_id: string;
+    runtime: string;
+    compose: { project: string; service: string } | null;
+  } | null;
   pod: { name: string; namespace: string; uid: string; labels: Record<string, string> } | null;
   pod_sandbox?: boolean;
   unresolved?: boolean;

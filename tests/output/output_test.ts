@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { escapeControl } from "../../src/output/escape.ts";
 import { type Column, describeColumns, renderTable } from "../../src/output/table.ts";
 import { LineWriter } from "../../src/output/writer.ts";
-import { execArgsContain, execMatches, globToRegExp } from "../../src/output/trace_event.ts";
+import {
+  execArgsContain,
+  execMatches,
+  globToRegExp,
+  traceEventJson,
+} from "../../src/output/trace_event.ts";
+import { buildDockerRecord } from "../../src/runtime/docker_record.ts";
 
 Deno.test("escapeControl() makes C0, C1, DEL and line separators visible", () => {
   assert.equal(escapeControl("plain text é ✓"), "plain text é ✓");
@@ -93,4 +99,50 @@ Deno.test("execMatches() matches the binary, argv[0] or the base name, never the
   // busybox re-exec: the file is /proc/self/exe, argv[0] names the applet.
   assert.equal(execMatches(exec("/proc/self/exe", ["/bin/app"]), "/bin/app"), true);
   assert.equal(globToRegExp("a[b").test("a[b"), true, "an unclosed class is literal");
+});
+
+Deno.test("traceEventJson() gives a container its runtime and Compose project and service", () => {
+  const record = buildDockerRecord({
+    inspect: {
+      Id: "d".repeat(64),
+      Name: "/shop-web-1",
+      Image: `sha256:${"e".repeat(64)}`,
+      State: { Status: "running", Running: true, Pid: 42 },
+      Config: {
+        Image: "busybox",
+        Labels: { "com.docker.compose.project": "shop", "com.docker.compose.service": "web" },
+      },
+    },
+    runtimeEndpoint: "unix:///run/docker.sock",
+  });
+  const event = {
+    type: "exit",
+    tsBootNs: 1n,
+    pid: 42,
+    tid: 42,
+    ppid: 1,
+    uid: 0,
+    gid: 0,
+    comm: "sh",
+    cgroupId: 7n,
+    mntnsId: 8n,
+    mntnsSeq: 9n,
+    mntnsUnknown: false,
+    exitCode: 0,
+    signal: 0,
+    durationNs: 5n,
+  } as const;
+  const json = traceEventJson(
+    { event, record, pod: null, sandbox: false, unresolved: false, timeNs: 1n },
+    "node1",
+  );
+  assert.deepEqual(json.container, {
+    id: "d".repeat(64),
+    name: "shop-web-1",
+    image: "busybox",
+    image_id: `sha256:${"e".repeat(64)}`,
+    runtime: "docker",
+    compose: { project: "shop", service: "web" },
+  });
+  assert.equal(json.pod, null);
 });

@@ -83,6 +83,7 @@ Deno.test("buildContainerdRecord() gives runtime containerd, pod null and the na
     runtime_endpoint: "unix:///run/containerd/containerd.sock",
     pod: null,
     containerd_namespace: "default",
+    compose: null,
     labels: { "nerdctl/name": "web", tier: "batch" },
     annotations: { note: "x" },
     pid: 42,

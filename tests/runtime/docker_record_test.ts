@@ -41,6 +41,7 @@ Deno.test("buildDockerRecord() maps a running docker run container, pod null", a
     runtime: "docker",
     runtime_endpoint: ENDPOINT,
     pod: null,
+    compose: { project: "shop", service: "web" },
     labels: { "com.docker.compose.project": "shop", "com.docker.compose.service": "web" },
     annotations: {},
     pid: 17287,
@@ -59,6 +60,7 @@ Deno.test("buildDockerRecord() maps an exited container: no pid, state exited", 
   assert.equal(record.name, "once");
   assert.equal(record.pid, null);
   assert.equal(record.pod, null);
+  assert.equal(record.compose, null, "a docker run container is no Compose service");
   assert.equal(record.mntns_id, null);
 });
 

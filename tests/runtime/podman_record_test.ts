@@ -108,6 +108,20 @@ Deno.test("buildPodmanRecord() maps as Docker does, runtime podman, with the pod
   assert.equal(exited.state, "exited");
   assert.equal(exited.pod, null);
   assert.equal(exited.pid, null);
+  assert.equal(exited.compose, null);
+
+  // podman-compose labels its containers as Docker Compose does.
+  const composed = buildPodmanRecord({
+    inspect: {
+      ...inspect,
+      Config: {
+        ...inspect.Config,
+        Labels: { "com.docker.compose.project": "shop", "com.docker.compose.service": "api" },
+      },
+    },
+    runtimeEndpoint: ENDPOINT,
+  });
+  assert.deepEqual(composed.compose, { project: "shop", service: "api" });
 });
 
 Deno.test("podmanCgroupPath() follows Podman's cgroup managers and parents", () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   buildContainerRecord,
+  composeOf,
   imageIdOf,
   nsToRfc3339,
   type RecordSources,
@@ -116,6 +117,7 @@ Deno.test("buildContainerRecord() takes pod fields from the sandbox when known",
   assert.equal(record.cgroup_id, 253);
   assert.equal(record.mntns_id, 4026532180);
   assert.deepEqual(record.annotations, { "io.kubernetes.container.restartCount": "0" });
+  assert.equal(record.compose, null, "a pod's container is no Compose service");
 });
 
 Deno.test("buildContainerRecord() falls back to kubelet labels without a sandbox (cri-dockerd)", async () => {
@@ -283,4 +285,39 @@ Deno.test("nsToRfc3339() keeps nanoseconds and rejects zero and garbage", () => 
   assert.equal(nsToRfc3339("1795991615000000001"), "2026-11-29T22:33:35.000000001Z");
   assert.equal(nsToRfc3339(0n), "");
   assert.equal(nsToRfc3339("x"), "");
+});
+
+Deno.test("composeOf() reads Compose's project and service labels, null without a project", () => {
+  const cases: [Record<string, string>, ReturnType<typeof composeOf>][] = [
+    [
+      { "com.docker.compose.project": "shop", "com.docker.compose.service": "web" },
+      { project: "shop", service: "web" },
+    ],
+    [{ "com.docker.compose.project": "shop" }, { project: "shop", service: "" }],
+    [{ "com.docker.compose.service": "web" }, null],
+    [{ "com.docker.compose.project": "", "com.docker.compose.service": "web" }, null],
+    [{ app: "web" }, null],
+    [{}, null],
+  ];
+  for (const [labels, want] of cases) {
+    assert.deepEqual(composeOf(labels), want, JSON.stringify(labels));
+  }
+});
+
+Deno.test("buildContainerRecord() gives a CRI container with Compose labels its project", () => {
+  const record = buildContainerRecord({
+    container: {
+      id: "c".repeat(64),
+      metadata: { name: "web", attempt: 0 },
+      image: { image: "busybox" },
+      imageRef: "",
+      state: "CONTAINER_RUNNING",
+      createdAt: "0",
+      labels: { "com.docker.compose.project": "shop", "com.docker.compose.service": "web" },
+      annotations: {},
+    },
+    runtimeName: "containerd",
+    runtimeEndpoint: "unix:///run/containerd/containerd.sock",
+  });
+  assert.deepEqual(record.compose, { project: "shop", service: "web" });
 });

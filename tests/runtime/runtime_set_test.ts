@@ -21,6 +21,7 @@ function record(containerId: string, runtime: string, cgroupPath: string | null)
     runtime,
     runtime_endpoint: `unix:///${runtime}.sock`,
     pod: null,
+    compose: null,
     labels: {},
     annotations: {},
     pid: null,

@@ -33,6 +33,7 @@ function record(
       uid: "u",
       labels: overrides.podLabels ?? { app: "web" },
     },
+    compose: null,
     labels: overrides.labels ?? { "io.kubernetes.container.name": overrides.name ?? "app" },
     annotations: {},
     pid: 1,
