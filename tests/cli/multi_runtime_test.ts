@@ -82,7 +82,10 @@ realTest("ps and trace --all over containerd (CRI) and dockerd at once", async (
           .trim();
         assert.equal(
           check?.detail,
-          `2 runtimes answered: containerd ${await containerdVersion()} (kind cri, API v1) at unix://${
+          // containerd's socket answers twice: CRI and containerd's own API.
+          `3 runtimes answered: containerd ${await containerdVersion()} (kind cri, API v1) at unix://${
+            join(root, "run/containerd/containerd.sock")
+          }; containerd ${await containerdVersion()} (kind containerd, API v1) at unix://${
             join(root, "run/containerd/containerd.sock")
           }; docker ${dockerVersion} (kind docker, API ${dockerApi}) at unix://${
             join(root, "run/docker.sock")
@@ -165,7 +168,9 @@ realTest("ps and trace --all over containerd (CRI) and dockerd at once", async (
           assert.equal(check?.status, "ok", result.stdout);
           assert.equal(
             check?.detail,
-            `containerd ${await containerdVersion()} (kind cri, API v1) at unix://${
+            `2 runtimes answered: containerd ${await containerdVersion()} (kind cri, API v1) at unix://${
+              join(silentRoot, "run/containerd/containerd.sock")
+            }; containerd ${await containerdVersion()} (kind containerd, API v1) at unix://${
               join(silentRoot, "run/containerd/containerd.sock")
             }; did not answer: unix://${dockerSock} (no answer)`,
           );
