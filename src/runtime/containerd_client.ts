@@ -13,6 +13,7 @@
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
+import { translateGrpcError } from "./grpc_errors.ts";
 import * as protoLoader from "@grpc/proto-loader";
 import { containerdDescriptor } from "./containerd_descriptor.gen.ts";
 import type { RuntimeClient, RuntimeVersion, SandboxRecord } from "./client.ts";
@@ -29,12 +30,7 @@ import {
   decodeOciSpec,
   isContainerdSandbox,
 } from "./containerd_record.ts";
-import {
-  errorMessage,
-  NotFoundError,
-  PermissionError,
-  RuntimeUnavailableError,
-} from "../errors.ts";
+import { NotFoundError } from "../errors.ts";
 
 /** The gRPC metadata key containerd takes the namespace of a request from. */
 export const CONTAINERD_NAMESPACE_METADATA_KEY = "containerd-namespace";
@@ -311,45 +307,12 @@ export class ContainerdClient implements RuntimeClient {
     const where = `containerd socket "${this.socketPath}"${
       namespace === undefined ? "" : ` (namespace "${namespace}")`
     }`;
-    const details = error.details || errorMessage(error);
-    switch (error.code) {
-      case grpc.status.DEADLINE_EXCEEDED:
-        return new RuntimeUnavailableError(
-          `Runtime at ${where} did not answer ${call} within ${this.timeoutMs} ms: raise --timeout or check the runtime`,
-          { cause: error },
-        );
-      case grpc.status.UNIMPLEMENTED:
-        return new RuntimeUnavailableError(
-          `Runtime at ${where} does not implement containerd's API (${call} unimplemented): ${details}`,
-          { cause: error },
-        );
-      case grpc.status.NOT_FOUND:
-        return new NotFoundError(`${call} on ${where}: ${details}`, { cause: error });
-      case grpc.status.PERMISSION_DENIED:
-        return new PermissionError(`Cannot call ${call} on ${where}: ${details}`, {
-          cause: error,
-        });
-    }
-    if (/EACCES|permission denied|NotCapable/i.test(details)) {
-      return new PermissionError(
-        `Cannot connect to ${where}: permission denied (run as root, with --allow-all)`,
-        { cause: error },
-      );
-    }
-    if (/ENOENT/.test(details)) {
-      return new RuntimeUnavailableError(`Cannot connect to ${where}: no such socket`, {
-        cause: error,
-      });
-    }
-    if (/ECONNREFUSED/.test(details)) {
-      return new RuntimeUnavailableError(
-        `Cannot connect to ${where}: connection refused (is the runtime running?)`,
-        { cause: error },
-      );
-    }
-    return new RuntimeUnavailableError(
-      `${call} on ${where} failed: ${details} (is it containerd?)`,
-      { cause: error },
-    );
+    return translateGrpcError(error, {
+      where,
+      call,
+      timeoutMs: this.timeoutMs,
+      api: "containerd's API",
+      expected: "containerd",
+    });
   }
 }

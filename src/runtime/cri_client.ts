@@ -10,15 +10,10 @@
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
+import { translateGrpcError } from "./grpc_errors.ts";
 import * as protoLoader from "@grpc/proto-loader";
 import { criDescriptor } from "./cri_descriptor.gen.ts";
-import {
-  errorMessage,
-  NotFoundError,
-  PermissionError,
-  RuntimeUnavailableError,
-  UsageError,
-} from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import type {
   CriContainer,
   CriContainerStatusResponse,
@@ -209,45 +204,12 @@ export class CriClient implements Disposable {
 
   #translate(error: grpc.ServiceError, call: string): Error {
     const where = `runtime socket "${this.socketPath}"`;
-    const details = error.details || errorMessage(error);
-    switch (error.code) {
-      case grpc.status.DEADLINE_EXCEEDED:
-        return new RuntimeUnavailableError(
-          `Runtime at ${where} did not answer ${call} within ${this.timeoutMs} ms: raise --timeout or check the runtime`,
-          { cause: error },
-        );
-      case grpc.status.UNIMPLEMENTED:
-        return new RuntimeUnavailableError(
-          `Runtime at ${where} does not implement CRI v1 (${call} unimplemented): ${details}`,
-          { cause: error },
-        );
-      case grpc.status.NOT_FOUND:
-        return new NotFoundError(`${call} on ${where}: ${details}`, { cause: error });
-      case grpc.status.PERMISSION_DENIED:
-        return new PermissionError(`Cannot call ${call} on ${where}: ${details}`, {
-          cause: error,
-        });
-    }
-    if (/EACCES|permission denied|NotCapable/i.test(details)) {
-      return new PermissionError(
-        `Cannot connect to ${where}: permission denied (run as root, with --allow-all)`,
-        { cause: error },
-      );
-    }
-    if (/ENOENT/.test(details)) {
-      return new RuntimeUnavailableError(`Cannot connect to ${where}: no such socket`, {
-        cause: error,
-      });
-    }
-    if (/ECONNREFUSED/.test(details)) {
-      return new RuntimeUnavailableError(
-        `Cannot connect to ${where}: connection refused (is the runtime running?)`,
-        { cause: error },
-      );
-    }
-    return new RuntimeUnavailableError(
-      `${call} on ${where} failed: ${details} (is it a CRI runtime?)`,
-      { cause: error },
-    );
+    return translateGrpcError(error, {
+      where,
+      call,
+      timeoutMs: this.timeoutMs,
+      api: "CRI v1",
+      expected: "a CRI runtime",
+    });
   }
 }
