@@ -10,6 +10,7 @@
  *
  * @module
  */
+import type { DockerContainerInspect } from "./docker_record.ts";
 import {
   type CliError,
   errorMessage,
@@ -113,6 +114,7 @@ export class DockerApi implements Disposable {
   readonly #service: "Docker" | "Podman";
   readonly #http: Deno.HttpClient;
   #negotiated: Promise<{ version: DockerVersionResponse; apiVersion: string }> | undefined;
+  #cgroupDriver: Promise<string | undefined> | undefined;
 
   constructor(socketPath: string, options: DockerApiOptions = {}) {
     this.socketPath = socketPath;
@@ -152,6 +154,35 @@ export class DockerApi implements Disposable {
   async get<T>(path: string): Promise<T> {
     const { apiVersion } = await this.negotiate();
     return this.#request<T>(`/v${apiVersion}${path}`, `GET ${path.replace(/\?.*$/, "")}`);
+  }
+
+  /**
+   * `GET /containers/{id}/json`: one container, inspected.
+   * @throws {NotFoundError} when the daemon has no such container
+   * @throws {RuntimeUnavailableError|PermissionError}
+   */
+  inspectContainer(id: string): Promise<DockerContainerInspect> {
+    return this.get<DockerContainerInspect>(`/containers/${encodeURIComponent(id)}/json`);
+  }
+
+  /**
+   * {@linkcode inspectContainer}, or undefined for a container removed meanwhile (between a
+   * list and its inspect).
+   */
+  inspectIfPresent(id: string): Promise<DockerContainerInspect | undefined> {
+    return this.inspectContainer(id).catch((error) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+  }
+
+  /** The daemon's cgroup driver (`GET /info`'s `CgroupDriver`), asked once; undefined if unsaid. */
+  cgroupDriver(): Promise<string | undefined> {
+    this.#cgroupDriver ??= this.get<{ CgroupDriver?: string }>("/info").then(
+      (info) => info.CgroupDriver,
+      () => undefined,
+    );
+    return this.#cgroupDriver;
   }
 
   /**

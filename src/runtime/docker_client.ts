@@ -50,7 +50,6 @@ export class DockerClient implements RuntimeClient {
   readonly endpoint: string;
   readonly #api: DockerApi;
   readonly #facts: ProcessFactsReader;
-  #cgroupDriver: Promise<string | undefined> | undefined;
 
   /** @param socketPath the daemon's unix socket */
   constructor(socketPath: string, options: DockerClientOptions = {}) {
@@ -81,7 +80,7 @@ export class DockerClient implements RuntimeClient {
   /** Every container but cri-dockerd's pod sandboxes (which are pods, not containers). */
   async list(): Promise<ContainerRecord[]> {
     const listed = await this.#api.get<{ Id: string }[]>("/containers/json?all=true");
-    const inspected = await Promise.all(listed.map((c) => this.#inspect(c.Id).catch(gone)));
+    const inspected = await Promise.all(listed.map((c) => this.#api.inspectIfPresent(c.Id)));
     const byId = new Map(
       inspected.filter((i): i is DockerContainerInspect => i !== undefined).map((i) => [i.Id, i]),
     );
@@ -95,23 +94,23 @@ export class DockerClient implements RuntimeClient {
 
   /** One container by full id (an id prefix or a name is not enough). */
   async get(id: string): Promise<ContainerRecord> {
-    const inspect = await this.#inspect(id);
+    const inspect = await this.#api.inspectContainer(id);
     if (inspect.Id !== id || isDockerSandbox(inspect)) {
       throw new NotFoundError(`Cannot find container "${id}" in the runtime`);
     }
     const sandboxId = inspect.Config?.Labels?.[DOCKER_SANDBOX_ID_LABEL];
-    const sandbox = sandboxId ? await this.#inspect(sandboxId).catch(gone) : undefined;
+    const sandbox = sandboxId ? await this.#api.inspectIfPresent(sandboxId) : undefined;
     return this.#record(inspect, sandbox);
   }
 
   async finishedAtNs(id: string): Promise<bigint | undefined> {
-    const inspect = await this.#inspect(id);
+    const inspect = await this.#api.inspectContainer(id);
     return inspect.State?.Running ? undefined : dockerTimeToNs(inspect.State?.FinishedAt);
   }
 
   /** cri-dockerd's pod sandbox container with this id, as a pod sandbox. */
   async sandbox(id: string): Promise<SandboxRecord | undefined> {
-    const inspect = await this.#inspect(id).catch(gone);
+    const inspect = await this.#api.inspectIfPresent(id);
     if (!inspect || inspect.Id !== id || !isDockerSandbox(inspect)) return undefined;
     const labels = inspect.Config?.Labels ?? {};
     const pod = dockerPodOf(labels, id, labels);
@@ -124,10 +123,6 @@ export class DockerClient implements RuntimeClient {
     };
     if (facts.cgroupId !== undefined) found.cgroupId = facts.cgroupId;
     return found;
-  }
-
-  #inspect(id: string): Promise<DockerContainerInspect> {
-    return this.#api.get<DockerContainerInspect>(`/containers/${encodeURIComponent(id)}/json`);
   }
 
   async #record(
@@ -145,11 +140,11 @@ export class DockerClient implements RuntimeClient {
 
   /** The cgroup path the daemon gives the container, from its parent and cgroup driver. */
   async #recordedPath(inspect: DockerContainerInspect): Promise<string | undefined> {
-    this.#cgroupDriver ??= this.#api.get<{ CgroupDriver?: string }>("/info").then(
-      (info) => info.CgroupDriver,
-      () => undefined,
+    return dockerCgroupPath(
+      inspect.Id,
+      inspect.HostConfig?.CgroupParent,
+      await this.#api.cgroupDriver(),
     );
-    return dockerCgroupPath(inspect.Id, inspect.HostConfig?.CgroupParent, await this.#cgroupDriver);
   }
 
   close(): void {
@@ -159,10 +154,4 @@ export class DockerClient implements RuntimeClient {
   [Symbol.dispose](): void {
     this.close();
   }
-}
-
-/** A container removed between the list and its inspect is left out. */
-function gone(error: unknown): undefined {
-  if (error instanceof NotFoundError) return undefined;
-  throw error;
 }

@@ -56,7 +56,6 @@ export class PodmanClient implements RuntimeClient {
   readonly #api: DockerApi;
   readonly #facts: ProcessFactsReader;
   #engine: Promise<{ version: string; apiVersion: string }> | undefined;
-  #cgroupDriver: Promise<string | undefined> | undefined;
 
   /** @param socketPath the service's unix socket */
   constructor(socketPath: string, options: PodmanClientOptions = {}) {
@@ -90,7 +89,7 @@ export class PodmanClient implements RuntimeClient {
     const podById = new Map(pods.map((pod) => [pod.Id, pod]));
     const records = await Promise.all(
       entries.filter((entry) => !entry.IsInfra).map(async (entry) => {
-        const inspect = await this.#inspect(entry.Id).catch(gone);
+        const inspect = await this.#api.inspectIfPresent(entry.Id);
         return inspect && this.#record(inspect, entry, podById.get(entry.Pod ?? ""));
       }),
     );
@@ -103,12 +102,12 @@ export class PodmanClient implements RuntimeClient {
     if (!entry || entry.IsInfra) {
       throw new NotFoundError(`Cannot find container "${id}" in the runtime`);
     }
-    const inspect = await this.#inspect(id);
+    const inspect = await this.#api.inspectContainer(id);
     return this.#record(inspect, entry, entry.Pod ? await this.#pod(entry.Pod) : undefined);
   }
 
   async finishedAtNs(id: string): Promise<bigint | undefined> {
-    const inspect = await this.#inspect(id);
+    const inspect = await this.#api.inspectContainer(id);
     return inspect.State?.Running ? undefined : dockerTimeToNs(inspect.State?.FinishedAt);
   }
 
@@ -117,7 +116,7 @@ export class PodmanClient implements RuntimeClient {
     const entry = await this.#entry(id);
     if (!entry?.IsInfra || !entry.Pod) return undefined;
     const pod = podmanPodOf(entry, await this.#pod(entry.Pod));
-    const inspect = await this.#inspect(id).catch(gone);
+    const inspect = await this.#api.inspectIfPresent(id);
     if (!pod || !inspect) return undefined;
     const facts = await this.#facts.read(dockerPidOf(inspect), await this.#recordedPath(inspect));
     const found: SandboxRecord = {
@@ -170,10 +169,6 @@ export class PodmanClient implements RuntimeClient {
     return pods.find((pod) => pod.Id === podId);
   }
 
-  #inspect(id: string): Promise<DockerContainerInspect> {
-    return this.#api.get<DockerContainerInspect>(`/containers/${encodeURIComponent(id)}/json`);
-  }
-
   async #record(
     inspect: DockerContainerInspect,
     entry: LibpodContainerEntry,
@@ -191,11 +186,11 @@ export class PodmanClient implements RuntimeClient {
 
   /** The cgroup path Podman gives the container, from its parent and cgroup manager. */
   async #recordedPath(inspect: DockerContainerInspect): Promise<string | undefined> {
-    this.#cgroupDriver ??= this.#api.get<{ CgroupDriver?: string }>("/info").then(
-      (info) => info.CgroupDriver,
-      () => undefined,
+    return podmanCgroupPath(
+      inspect.Id,
+      inspect.HostConfig?.CgroupParent,
+      await this.#api.cgroupDriver(),
     );
-    return podmanCgroupPath(inspect.Id, inspect.HostConfig?.CgroupParent, await this.#cgroupDriver);
   }
 
   close(): void {
@@ -205,10 +200,4 @@ export class PodmanClient implements RuntimeClient {
   [Symbol.dispose](): void {
     this.close();
   }
-}
-
-/** A container removed between the list and its inspect is left out. */
-function gone(error: unknown): undefined {
-  if (error instanceof NotFoundError) return undefined;
-  throw error;
 }
