@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * THE event crienrich's BPF programs send to user space, one per perf sample.
+ * The samples crienrich's BPF programs send to user space, one per perf sample: process
+ * events (exec, exit: struct crienrich_event), TCP events (struct crienrich_net_event), open
+ * events (struct crienrich_open_event) and cgroup samples. All share the head up to `comm`
+ * (asserted below), so one reader tells them apart by `type`.
  *
  * This header is the only definition of the layout. The BPF C includes it; the
  * TypeScript decoder never hand-types an offset: scripts/bpf_build.sh reads the
@@ -8,7 +11,7 @@
  * used as field or map-value types on purpose, so that they land in the BTF too.
  *
  * Rules: fields carry their unit or clock in the name, largest first, explicit
- * padding, sizes checked below. One struct serves both event types (a few unused
+ * padding, sizes checked below. One struct serves exec and exit (a few unused
  * fields are cheaper than two decoders); `type` says which fields are meaningful.
  * Samples send only the bytes used:
  *   exec: the struct up to `args` (352 bytes) plus `args_size` bytes of argv, so from 352
@@ -49,6 +52,10 @@ enum crienrich_event_type {
 	CRIENRICH_EVENT_EXEC = 1, /* struct crienrich_event: sched:sched_process_exec */
 	CRIENRICH_EVENT_EXIT = 2, /* struct crienrich_event: sched:sched_process_exit, leaders only */
 	CRIENRICH_EVENT_CGROUP = 3, /* struct crienrich_cgroup_sample, before an unknown event */
+	CRIENRICH_EVENT_CONNECT = 4, /* struct crienrich_net_event: an outgoing TCP attempt's result */
+	CRIENRICH_EVENT_ACCEPT = 5,  /* struct crienrich_net_event: accept(2)/accept4(2) returned one */
+	CRIENRICH_EVENT_CLOSE = 6,   /* struct crienrich_net_event: an established connection ended */
+	CRIENRICH_EVENT_OPEN = 7,    /* struct crienrich_open_event: openat(2)/openat2(2) returned */
 };
 
 /* `flags`: a bit set. */
@@ -57,8 +64,10 @@ enum crienrich_event_flag {
 	CRIENRICH_FLAG_MNTNS_UNKNOWN = 1 << 0,
 	/* argv was longer than CRIENRICH_ARGS_LEN bytes and was cut. */
 	CRIENRICH_FLAG_ARGS_TRUNCATED = 1 << 1,
-	/* the exec'd path filled `filename`: probably cut. */
+	/* the exec'd path filled `filename` (or an opened path `path`): probably cut. */
 	CRIENRICH_FLAG_FILENAME_TRUNCATED = 1 << 2,
+	/* open: the call was openat2(2), `open_flags` holds the low 32 bits of how.flags. */
+	CRIENRICH_FLAG_OPENAT2 = 1 << 3,
 };
 
 /* `struct crienrich_cgroup_sample.cgroup_flags`: a bit set. */
@@ -73,6 +82,8 @@ enum crienrich_cgroup_flag {
 enum crienrich_failed_kind {
 	CRIENRICH_FAILED_EVENTS = 0,         /* struct crienrich_event */
 	CRIENRICH_FAILED_CGROUP_SAMPLES = 1, /* struct crienrich_cgroup_sample */
+	CRIENRICH_FAILED_NET_EVENTS = 2,     /* struct crienrich_net_event */
+	CRIENRICH_FAILED_OPEN_EVENTS = 3,    /* struct crienrich_open_event */
 };
 
 /* Values of the `mntns_verdict` map (key: the mount namespace's `mntns_seq`, u64). */
@@ -142,6 +153,82 @@ struct crienrich_cgroup_sample {
 };
 
 /*
+ * A TCP event (type CONNECT, ACCEPT or CLOSE), from tracepoint sock:inet_sock_set_state and
+ * the accept syscalls' exit. The fields before `error` and `comm` mirror struct
+ * crienrich_event's (same offsets, asserted below), so one decoder reads the process part.
+ *
+ * The process fields are the socket's OWNER's: the task that called connect(2) (the
+ * CLOSE -> SYN_SENT change runs in its context) or accept(2), recorded then in the
+ * `sock_owner` map. Later state changes (SYN_SENT -> ESTABLISHED, -> CLOSE) mostly run in
+ * softirq context, where the current task is whoever the CPU interrupted (on loopback,
+ * often the peer): they are attributed from that map, never from the current task.
+ *   connect: sent once, when the attempt's outcome is known: ESTABLISHED (`state`), or
+ *            CLOSE with the socket's error (ECONNREFUSED on a reset, ETIMEDOUT, ...);
+ *            `duration_ns` is SYN_SENT to outcome.
+ *   accept:  sent when accept(2)/accept4(2) returns a TCP socket; `duration_ns` 0.
+ *   close:   sent when a connection that was ESTABLISHED (connect) or accepted reaches
+ *            CLOSE; `duration_ns` is from ESTABLISHED (or the accept) to then, `state` the
+ *            state it closed from, `error` its error (ECONNRESET after a reset) or 0.
+ * Ports are in host byte order; addresses as on the wire (network order), IPv4 in the first
+ * 4 bytes of `saddr`/`daddr`. `saddr`/`sport` are the local end.
+ */
+struct crienrich_net_event {
+	__u64 ts_boot_ns;
+	__u64 duration_ns;
+	__u64 cgroup_id; /* the owner's, at connect(2) / accept(2) */
+	__u64 mntns_id;  /* the owner's */
+	__u64 mntns_seq; /* the owner's */
+	enum crienrich_event_type type;
+	enum crienrich_event_flag flags;
+	__u32 pid;
+	__u32 tgid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	__s32 error;     /* a positive errno, or 0 */
+	__u16 family;    /* AF_INET (2) or AF_INET6 (10) */
+	__u16 protocol;  /* IPPROTO_TCP (6) */
+	__u16 sport;
+	__u16 dport;
+	char comm[CRIENRICH_COMM_LEN]; /* the owner's */
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u32 state; /* connect: the state reached; close: the state it closed from (TCP_* numbers) */
+	__u32 _pad;
+};
+
+/* Bound of an opened path; longer paths are cut and flagged (PATH_MAX is 4096). */
+#define CRIENRICH_PATH_LEN 256
+
+/*
+ * An openat(2)/openat2(2) that returned (type OPEN), from the syscalls' enter and exit
+ * tracepoints; process fields as in struct crienrich_event (same offsets). `path` is the
+ * string the caller passed, relative to its `dfd` when it does not start with '/'. The
+ * sample ends after `path_size` bytes of `path`.
+ */
+struct crienrich_open_event {
+	__u64 ts_boot_ns;  /* at the syscall's exit */
+	__u64 duration_ns; /* enter to exit of the syscall */
+	__u64 cgroup_id;
+	__u64 mntns_id;
+	__u64 mntns_seq;
+	enum crienrich_event_type type;
+	enum crienrich_event_flag flags;
+	__u32 pid;
+	__u32 tgid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	__s32 result;     /* the new fd, or -errno */
+	__u32 open_flags; /* O_* bits as passed (openat2: the low 32 bits of how.flags) */
+	__u32 open_mode;  /* the mode argument (used with O_CREAT / O_TMPFILE) */
+	char comm[CRIENRICH_COMM_LEN];
+	__u32 path_size;  /* bytes of `path` sent, its NUL included */
+	__u32 _pad;
+	char path[CRIENRICH_PATH_LEN];
+};
+
+/*
  * The load-time configuration: one `const volatile` instance in .rodata that user space
  * writes after bpf_object__open and before bpf_object__load, so the verifier sees the
  * values as constants and prunes the disabled branches (libbpf's "global variables",
@@ -154,11 +241,17 @@ struct crienrich_config {
 	/* 0: trace every task, with host pids. Else the inode of a PID namespace (a kind node's):
 	 * trace only its tasks and descendants' and report their ids as it sees them. */
 	__u32 pidns_inum;
+	/* crienrich's own process id as events report ids: its opens and sockets are not sent. */
+	__u32 self_tgid;
 	__u8 trace_host;   /* send events from host_mntns_id */
 	__u8 send_unknown; /* send events from a namespace absent from the map, flagged */
 	__u8 trace_exec;   /* 0: the exec program returns at once (user space skips attaching it too) */
 	__u8 trace_exit;   /* 0: the exit program returns at once (same) */
 	__u8 cgroup_v1;    /* cgroup samples name the v1 memory hierarchy (a node without v2) */
+	__u8 trace_connect; /* send connect events */
+	__u8 trace_accept;  /* send accept events */
+	__u8 trace_close;   /* send close events (needs the owners recorded at connect/accept) */
+	__u8 trace_open;    /* send open events */
 	__u8 _pad[7];
 };
 
@@ -179,7 +272,21 @@ _Static_assert(sizeof(struct crienrich_event) == 1376, "no implicit padding");
 _Static_assert(sizeof(struct crienrich_event) % 8 == 0, "8-byte multiple");
 _Static_assert(__builtin_offsetof(struct crienrich_cgroup_sample, ids) == 56, "head size");
 _Static_assert(sizeof(struct crienrich_cgroup_sample) % 8 == 0, "8-byte multiple");
-_Static_assert(sizeof(struct crienrich_config) == 24, "config has no implicit padding");
+_Static_assert(sizeof(struct crienrich_config) == 32, "config has no implicit padding");
+#define CRIENRICH_SAME_OFFSET(s, f) \
+	_Static_assert(__builtin_offsetof(struct s, f) == __builtin_offsetof(struct crienrich_event, f), \
+		       #s "." #f " mirrors struct crienrich_event")
+CRIENRICH_SAME_OFFSET(crienrich_net_event, type);
+CRIENRICH_SAME_OFFSET(crienrich_net_event, flags);
+CRIENRICH_SAME_OFFSET(crienrich_net_event, gid);
+CRIENRICH_SAME_OFFSET(crienrich_net_event, comm);
+CRIENRICH_SAME_OFFSET(crienrich_open_event, type);
+CRIENRICH_SAME_OFFSET(crienrich_open_event, flags);
+CRIENRICH_SAME_OFFSET(crienrich_open_event, gid);
+CRIENRICH_SAME_OFFSET(crienrich_open_event, comm);
+_Static_assert(sizeof(struct crienrich_net_event) == 136, "no implicit padding");
+_Static_assert(__builtin_offsetof(struct crienrich_open_event, path) == 104, "path last");
+_Static_assert((CRIENRICH_PATH_LEN & (CRIENRICH_PATH_LEN - 1)) == 0, "path length is 2^n");
 _Static_assert((CRIENRICH_ARGS_LEN & (CRIENRICH_ARGS_LEN - 1)) == 0, "args length is 2^n");
 
 #endif /* CRIENRICH_EVENT_H */

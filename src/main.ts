@@ -22,7 +22,10 @@ const COMMANDS: Record<
   trace: { run: runTrace, summary: "live exec/exit events of pods, enriched with their pod" },
   ps: { run: runPs, summary: "list containers with their pods" },
   inspect: { run: runInspect, summary: "one container's record as JSON" },
-  runtimes: { run: runRuntimes, summary: "CRI endpoints tried and what answers" },
+  runtimes: {
+    run: runRuntimes,
+    summary: "runtime sockets tried (CRI, Docker Engine, Podman, containerd) and what answers",
+  },
   doctor: { run: runDoctor, summary: "check that this node can run crienrich, and what to fix" },
   version: { run: runVersion, summary: "versions of crienrich, Deno, libbpf and the kernel" },
 };
@@ -36,13 +39,21 @@ ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`
 
 Run "crienrich <command> --help" for a command's flags.`;
 
-/** Runs the CLI with `args`; returns the exit code. Never throws. */
-export async function main(args: string[], io: CommandIO): Promise<number> {
+/**
+ * Runs the CLI with `args`; returns the exit code. Never throws.
+ *
+ * Every diagnostic line a command writes goes through {@linkcode escapeControl} here, once:
+ * errors, notices and debug lines quote what the user typed and what containers, runtimes
+ * and processes named themselves (a container name, a daemon's error message, a comm), so a
+ * line on stderr is always one line without terminal control sequences.
+ */
+export async function main(args: string[], rawIo: CommandIO): Promise<number> {
+  const io: CommandIO = { ...rawIo, diagnostics: (line) => rawIo.diagnostics(escapeControl(line)) };
   const [name, ...rest] = args;
   try {
     if (name === undefined) {
       // Nothing asked: the usage is a complaint (stderr, exit 2), not output.
-      io.diagnostics(USAGE);
+      rawIo.diagnostics(USAGE);
       return ExitCode.Usage;
     }
     if (name === "help" || name === "--help" || name === "-h") {
@@ -57,20 +68,20 @@ export async function main(args: string[], io: CommandIO): Promise<number> {
     }
     return await command.run(rest, io);
   } catch (error) {
-    // Messages quote what the user typed and what containers named themselves: escaped, so
-    // an error is always one line without terminal control sequences.
+    // Messages quote what the user typed and what containers named themselves: escaped by
+    // `io`, so an error is always one line without terminal control sequences.
     if (error instanceof CliError) {
-      io.diagnostics(`crienrich: ${escapeControl(error.message)}`);
+      io.diagnostics(`crienrich: ${error.message}`);
       return error.exitCode;
     }
     if (error instanceof Deno.errors.PermissionDenied) {
-      io.diagnostics(`crienrich: ${escapeControl(errorMessage(error))} (run as root)`);
+      io.diagnostics(`crienrich: ${errorMessage(error)} (run as root)`);
       return ExitCode.PermissionDenied;
     }
     io.diagnostics(
-      `crienrich: unexpected error: ${escapeControl(errorMessage(error).split("\n")[0]!)}`,
+      `crienrich: unexpected error: ${errorMessage(error).split("\n")[0]!}`,
     );
-    if (Deno.env.get("CRIENRICH_DEBUG")) io.diagnostics(String((error as Error)?.stack));
+    if (Deno.env.get("CRIENRICH_DEBUG")) rawIo.diagnostics(String((error as Error)?.stack));
     return ExitCode.Failure;
   }
 }

@@ -4,7 +4,8 @@
  * The decoder must never hand-type an offset (a field added to `bpf/event.h` would shift
  * silently). Instead `scripts/bpf_build.sh` runs `bpftool -j btf dump file crienrich.bpf.o`
  * and this module turns that JSON into TypeScript constants: the layout of
- * `struct crienrich_event`, `struct crienrich_cgroup_sample` and `struct crienrich_config`, the offset of the config in
+ * `struct crienrich_event`, `crienrich_net_event`, `crienrich_open_event`,
+ * `crienrich_cgroup_sample` and `crienrich_config`, the offset of the config in
  * `.rodata`, and the values of the enums of `event.h` — the idea of cilium/ebpf's bpf2go.
  * Not imported at run time.
  *
@@ -45,6 +46,10 @@ export interface LayoutProvenance {
 
 const EVENT_STRUCT = "crienrich_event";
 const CGROUP_STRUCT = "crienrich_cgroup_sample";
+const NET_STRUCT = "crienrich_net_event";
+const OPEN_STRUCT = "crienrich_open_event";
+/** Open samples end `path_size` bytes into this field, the struct's last (see bpf/event.h). */
+const OPEN_TAIL_FIELD = "path";
 const CONFIG_STRUCT = "crienrich_config";
 const CONFIG_VAR = "crienrich_config";
 const ENUMS = [
@@ -133,6 +138,13 @@ export function renderEventLayout(btf: { types: BtfType[] }, provenance: LayoutP
   if (execTail.offset + execTail.size !== eventSize) {
     throw new Error(`Field "${EXEC_TAIL_FIELD}" must end the event: exec samples are cut in it`);
   }
+  const net = index.find("STRUCT", NET_STRUCT);
+  const open = index.find("STRUCT", OPEN_STRUCT);
+  const openFields = index.fields(open);
+  const openTail = openFields[OPEN_TAIL_FIELD];
+  if (!openTail || openTail.offset + openTail.size !== index.sizeOf(open.id)) {
+    throw new Error(`Field "${OPEN_TAIL_FIELD}" must end the open event: samples are cut in it`);
+  }
   const configVar = index.find("VAR", CONFIG_VAR);
   const rodata = index.find("DATASEC", ".rodata");
   const placed = rodata.vars?.find((v) => v.type_id === configVar.id);
@@ -150,7 +162,7 @@ export function renderEventLayout(btf: { types: BtfType[] }, provenance: LayoutP
 // Source of truth: bpf/event.h. Regenerate with \`deno task bpf\`.
 
 /**
- * Layout of crienrich's BPF event and config, read from the compiled object's BTF.
+ * Layout of crienrich's BPF events and config, read from the compiled object's BTF.
  *
  * @module
  */
@@ -182,6 +194,20 @@ export const CGROUP_NAME_SIZE = ${nameSize};
 /** Offset and size in bytes of each field of \`struct ${CGROUP_STRUCT}\`. */
 export const CGROUP_SAMPLE_FIELDS = {
 ${fieldTable(index.fields(cgroup))}
+} as const;
+
+/** Size of \`struct ${NET_STRUCT}\` in bytes: every TCP event sample is this long. */
+export const NET_EVENT_SIZE = ${index.sizeOf(net.id)};
+/** Offset and size in bytes of each field of \`struct ${NET_STRUCT}\`. */
+export const NET_EVENT_FIELDS = {
+${fieldTable(index.fields(net))}
+} as const;
+
+/** Shortest open sample in bytes: the struct before \`${OPEN_TAIL_FIELD}\`; \`path_size\` bytes follow. */
+export const OPEN_HEAD_SIZE = ${openTail.offset};
+/** Offset and size in bytes of each field of \`struct ${OPEN_STRUCT}\`. */
+export const OPEN_EVENT_FIELDS = {
+${fieldTable(openFields)}
 } as const;
 
 /** Size of \`struct ${CONFIG_STRUCT}\` in bytes. */

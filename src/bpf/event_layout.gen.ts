@@ -2,22 +2,22 @@
 // Source of truth: bpf/event.h. Regenerate with `deno task bpf`.
 
 /**
- * Layout of crienrich's BPF event and config, read from the compiled object's BTF.
+ * Layout of crienrich's BPF events and config, read from the compiled object's BTF.
  *
  * @module
  */
 
 /** sha256 (hex) of bpf/crienrich.bpf.o as built with these sources. */
-export const OBJECT_SHA256 = "5d5aa924797d705a47782b7c341ec0c3fd9db166fb2ecc80666d4638644eaae1";
+export const OBJECT_SHA256 = "0c09df8fe619a1f54fc2adadc84ca02ecfcfbec0f970f0d5eaba4b436378a54e";
 /** Compiler, bpftool and libbpf header versions of the build. */
 export const TOOLCHAIN = "Debian clang version 14.0.6; bpftool v7.1.0; libbpf headers 1.1";
 /** sha256 (hex) of every build input, by repository-relative path. */
 export const SOURCE_SHA256: Readonly<Record<string, string>> = {
-  "bpf/crienrich.bpf.c": "849525b1a16a4b2f4de851b946f154a46aa8c7849a7f70330a84f9389a55cb58",
-  "bpf/event.h": "491051c8233bc2d788575cfc23abe705cb297713f7bb4a63464ecca14eb8332d",
+  "bpf/crienrich.bpf.c": "cf992d16c9af7df5042992febffa51917ae42e3ed8889869338d6144d0b463ab",
+  "bpf/event.h": "e7f5488d2f883d333acb5b16f72373df32e807a461c65a046c4acfe5ab3a3af4",
   "bpf/vmlinux.h": "b0c25deba5befd86d507d8e96a5a989a431bc11f643812304213f8ac54274bc4",
   "scripts/bpf_build.sh": "ccd99831794690cdad024d20d087b966694da885a2b41fcc3a9f43a8d4ed3076",
-  "src/bpf/btf_layout.ts": "7ef51ce0ba78e3cb9d35adace81ff123073cf62abb8ccd0704d0293595b9b462",
+  "src/bpf/btf_layout.ts": "809dc407d9564fbaeb4ec058d97d2d6727d31cd1ab7bad72860a5e46c6ab1073",
 };
 
 /** Size of `struct crienrich_event` in bytes: the longest exec sample (argv full). */
@@ -67,20 +67,78 @@ export const CGROUP_SAMPLE_FIELDS = {
   names: { offset: 104, size: 1536 },
 } as const;
 
+/** Size of `struct crienrich_net_event` in bytes: every TCP event sample is this long. */
+export const NET_EVENT_SIZE = 136;
+/** Offset and size in bytes of each field of `struct crienrich_net_event`. */
+export const NET_EVENT_FIELDS = {
+  ts_boot_ns: { offset: 0, size: 8 },
+  duration_ns: { offset: 8, size: 8 },
+  cgroup_id: { offset: 16, size: 8 },
+  mntns_id: { offset: 24, size: 8 },
+  mntns_seq: { offset: 32, size: 8 },
+  type: { offset: 40, size: 4 },
+  flags: { offset: 44, size: 4 },
+  pid: { offset: 48, size: 4 },
+  tgid: { offset: 52, size: 4 },
+  ppid: { offset: 56, size: 4 },
+  uid: { offset: 60, size: 4 },
+  gid: { offset: 64, size: 4 },
+  error: { offset: 68, size: 4 },
+  family: { offset: 72, size: 2 },
+  protocol: { offset: 74, size: 2 },
+  sport: { offset: 76, size: 2 },
+  dport: { offset: 78, size: 2 },
+  comm: { offset: 80, size: 16 },
+  saddr: { offset: 96, size: 16 },
+  daddr: { offset: 112, size: 16 },
+  state: { offset: 128, size: 4 },
+  _pad: { offset: 132, size: 4 },
+} as const;
+
+/** Shortest open sample in bytes: the struct before `path`; `path_size` bytes follow. */
+export const OPEN_HEAD_SIZE = 104;
+/** Offset and size in bytes of each field of `struct crienrich_open_event`. */
+export const OPEN_EVENT_FIELDS = {
+  ts_boot_ns: { offset: 0, size: 8 },
+  duration_ns: { offset: 8, size: 8 },
+  cgroup_id: { offset: 16, size: 8 },
+  mntns_id: { offset: 24, size: 8 },
+  mntns_seq: { offset: 32, size: 8 },
+  type: { offset: 40, size: 4 },
+  flags: { offset: 44, size: 4 },
+  pid: { offset: 48, size: 4 },
+  tgid: { offset: 52, size: 4 },
+  ppid: { offset: 56, size: 4 },
+  uid: { offset: 60, size: 4 },
+  gid: { offset: 64, size: 4 },
+  result: { offset: 68, size: 4 },
+  open_flags: { offset: 72, size: 4 },
+  open_mode: { offset: 76, size: 4 },
+  comm: { offset: 80, size: 16 },
+  path_size: { offset: 96, size: 4 },
+  _pad: { offset: 100, size: 4 },
+  path: { offset: 104, size: 256 },
+} as const;
+
 /** Size of `struct crienrich_config` in bytes. */
-export const CONFIG_SIZE = 24;
+export const CONFIG_SIZE = 32;
 /** Offset in bytes of the `crienrich_config` variable inside the `.rodata` map's value. */
 export const CONFIG_RODATA_OFFSET = 0;
 /** Offset and size in bytes of each field of `struct crienrich_config`. */
 export const CONFIG_FIELDS = {
   host_mntns_id: { offset: 0, size: 8 },
   pidns_inum: { offset: 8, size: 4 },
-  trace_host: { offset: 12, size: 1 },
-  send_unknown: { offset: 13, size: 1 },
-  trace_exec: { offset: 14, size: 1 },
-  trace_exit: { offset: 15, size: 1 },
-  cgroup_v1: { offset: 16, size: 1 },
-  _pad: { offset: 17, size: 7 },
+  self_tgid: { offset: 12, size: 4 },
+  trace_host: { offset: 16, size: 1 },
+  send_unknown: { offset: 17, size: 1 },
+  trace_exec: { offset: 18, size: 1 },
+  trace_exit: { offset: 19, size: 1 },
+  cgroup_v1: { offset: 20, size: 1 },
+  trace_connect: { offset: 21, size: 1 },
+  trace_accept: { offset: 22, size: 1 },
+  trace_close: { offset: 23, size: 1 },
+  trace_open: { offset: 24, size: 1 },
+  _pad: { offset: 25, size: 7 },
 } as const;
 
 /** `CRIENRICH_EVENT_EXEC` of `enum crienrich_event_type`. */
@@ -89,12 +147,22 @@ export const CRIENRICH_EVENT_EXEC = 1;
 export const CRIENRICH_EVENT_EXIT = 2;
 /** `CRIENRICH_EVENT_CGROUP` of `enum crienrich_event_type`. */
 export const CRIENRICH_EVENT_CGROUP = 3;
+/** `CRIENRICH_EVENT_CONNECT` of `enum crienrich_event_type`. */
+export const CRIENRICH_EVENT_CONNECT = 4;
+/** `CRIENRICH_EVENT_ACCEPT` of `enum crienrich_event_type`. */
+export const CRIENRICH_EVENT_ACCEPT = 5;
+/** `CRIENRICH_EVENT_CLOSE` of `enum crienrich_event_type`. */
+export const CRIENRICH_EVENT_CLOSE = 6;
+/** `CRIENRICH_EVENT_OPEN` of `enum crienrich_event_type`. */
+export const CRIENRICH_EVENT_OPEN = 7;
 /** `CRIENRICH_FLAG_MNTNS_UNKNOWN` of `enum crienrich_event_flag`. */
 export const CRIENRICH_FLAG_MNTNS_UNKNOWN = 1;
 /** `CRIENRICH_FLAG_ARGS_TRUNCATED` of `enum crienrich_event_flag`. */
 export const CRIENRICH_FLAG_ARGS_TRUNCATED = 2;
 /** `CRIENRICH_FLAG_FILENAME_TRUNCATED` of `enum crienrich_event_flag`. */
 export const CRIENRICH_FLAG_FILENAME_TRUNCATED = 4;
+/** `CRIENRICH_FLAG_OPENAT2` of `enum crienrich_event_flag`. */
+export const CRIENRICH_FLAG_OPENAT2 = 8;
 /** `CRIENRICH_CGROUP_COMPLETE` of `enum crienrich_cgroup_flag`. */
 export const CRIENRICH_CGROUP_COMPLETE = 1;
 /** `CRIENRICH_CGROUP_V1` of `enum crienrich_cgroup_flag`. */
@@ -103,6 +171,10 @@ export const CRIENRICH_CGROUP_V1 = 2;
 export const CRIENRICH_FAILED_EVENTS = 0;
 /** `CRIENRICH_FAILED_CGROUP_SAMPLES` of `enum crienrich_failed_kind`. */
 export const CRIENRICH_FAILED_CGROUP_SAMPLES = 1;
+/** `CRIENRICH_FAILED_NET_EVENTS` of `enum crienrich_failed_kind`. */
+export const CRIENRICH_FAILED_NET_EVENTS = 2;
+/** `CRIENRICH_FAILED_OPEN_EVENTS` of `enum crienrich_failed_kind`. */
+export const CRIENRICH_FAILED_OPEN_EVENTS = 3;
 /** `CRIENRICH_VERDICT_ALLOW` of `enum crienrich_verdict`. */
 export const CRIENRICH_VERDICT_ALLOW = 1;
 /** `CRIENRICH_VERDICT_DENY` of `enum crienrich_verdict`. */

@@ -26,6 +26,7 @@ const LIBBPF_SYMBOLS = {
   bpf_object__find_program_by_name: { parameters: ["pointer", "buffer"], result: "pointer" },
   bpf_object__find_map_by_name: { parameters: ["pointer", "buffer"], result: "pointer" },
   bpf_program__attach: { parameters: ["pointer"], result: "pointer" },
+  bpf_program__set_autoload: { parameters: ["pointer", "bool"], result: "i32" },
   bpf_link__destroy: { parameters: ["pointer"], result: "i32" },
   bpf_map__fd: { parameters: ["pointer"], result: "i32" },
   bpf_map__initial_value: { parameters: ["pointer", "buffer"], result: "pointer" },
@@ -165,6 +166,10 @@ export class Libbpf {
   findProgram(obj: Handle, name: string): Handle {
     const ptr = this.#bpf.bpf_object__find_program_by_name(obj, cString(name));
     return this.#checkPtr("bpf_object__find_program_by_name", ptr);
+  }
+  /** bpf_program__set_autoload: false leaves the program out of the load (no verifier run). */
+  setAutoload(prog: Handle, autoload: boolean): void {
+    this.#check("bpf_program__set_autoload", this.#bpf.bpf_program__set_autoload(prog, autoload));
   }
   /** bpf_program__attach: attaches as the section name says; returns the link. */
   attachProgram(prog: Handle): Handle {

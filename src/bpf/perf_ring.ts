@@ -64,6 +64,11 @@ export class PerfRing {
     this.#mask = size - 1;
   }
 
+  /** Bytes of the ring's data area (a power of two). */
+  get capacity(): number {
+    return this.#size;
+  }
+
   /** Bytes written and not yet read. */
   get pending(): number {
     return Number(Atomics.load(this.#control, DATA_HEAD_INDEX) - this.#control[DATA_TAIL_INDEX]!);

@@ -1,7 +1,7 @@
 /**
  * What a node needs before the tracer can load, checked in the order that gives the most
  * useful error first: kernel BTF, root, libbpf, tracefs (mounted here when absent), and
- * the two sched tracepoints. {@linkcode ProcessTracer.open} calls it; `doctor` can too.
+ * the tracepoints of the requested event kinds. {@linkcode ProcessTracer.open} calls it; `doctor` can too.
  *
  * @module
  */
@@ -9,6 +9,7 @@
 import { NotSupportedError, PermissionError } from "../errors.ts";
 import { BpfError, EPERM, errnoText } from "./errno.ts";
 import { openLibbpf } from "./libbpf.ts";
+import type { NeededTracepoint } from "./programs.ts";
 
 /** The kernel's own BTF; CO-RE relocations are resolved against it (CONFIG_DEBUG_INFO_BTF). */
 export const KERNEL_BTF_PATH = "/sys/kernel/btf/vmlinux";
@@ -16,7 +17,7 @@ export const KERNEL_BTF_PATH = "/sys/kernel/btf/vmlinux";
 export const TRACEFS_PATH = "/sys/kernel/tracing";
 /** The older location, an automount inside debugfs; libbpf 1.1 prefers it when present. */
 const DEBUGFS_TRACING_PATH = "/sys/kernel/debug/tracing";
-/** The tracepoints the BPF programs attach to (include/trace/events/sched.h). */
+/** The tracepoints every trace attaches to (include/trace/events/sched.h). */
 export const TRACEPOINTS = ["sched/sched_process_exec", "sched/sched_process_exit"] as const;
 
 /** What {@linkcode checkTracingPrerequisites} found. */
@@ -39,6 +40,11 @@ export interface PrerequisiteOptions {
   libbpfPath?: string;
   /** Mount tracefs when no tracefs holds the tracepoints; default true. */
   mountTracefs?: boolean;
+  /**
+   * The tracepoints to look for, with the event kinds that need them (named in the error);
+   * default {@linkcode TRACEPOINTS}, which every trace needs.
+   */
+  tracepoints?: readonly NeededTracepoint[];
 }
 
 function exists(path: string): boolean {
@@ -101,11 +107,14 @@ export function checkTracingPrerequisites(options: PrerequisiteOptions = {}): Tr
     tracefsPath = TRACEFS_PATH;
   }
   if (!tracefsPath) tracefsPath = TRACEFS_PATH;
-  for (const tp of TRACEPOINTS) {
+  const needed = options.tracepoints ??
+    TRACEPOINTS.map((tracepoint) => ({ tracepoint, kinds: [] }));
+  for (const { tracepoint: tp, kinds } of needed) {
     if (!exists(tracepointId(tracefsPath, tp))) {
+      const what = kinds.length ? `Cannot trace ${kinds.join(" and ")} events: c` : "C";
       throw new NotSupportedError(
-        `Cannot find tracepoint "${tp}": "${tracepointId(tracefsPath, tp)}" is missing` +
-          ` (kernel without CONFIG_TRACEPOINTS, or tracefs not mounted at "${tracefsPath}")`,
+        `${what}annot find tracepoint "${tp}": "${tracepointId(tracefsPath, tp)}" is missing` +
+          ` (kernel without it or without CONFIG_TRACEPOINTS, or tracefs not mounted at "${tracefsPath}")`,
       );
     }
   }

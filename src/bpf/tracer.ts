@@ -19,12 +19,16 @@ import {
   CONFIG_SIZE,
   CRIENRICH_FAILED_CGROUP_SAMPLES,
   CRIENRICH_FAILED_EVENTS,
+  CRIENRICH_FAILED_NET_EVENTS,
+  CRIENRICH_FAILED_OPEN_EVENTS,
   CRIENRICH_VERDICT_ALLOW,
   CRIENRICH_VERDICT_DENY,
 } from "./event_layout.gen.ts";
 import { CLOCK_BOOTTIME, CLOCK_REALTIME, type Handle, type Libbpf, openLibbpf } from "./libbpf.ts";
 import { OBJECT_BYTES } from "./object.gen.ts";
 import { PerfReader } from "./perf_reader.ts";
+import { programNeeded, PROGRAMS, tracepointsFor } from "./programs.ts";
+import type { EventKind } from "./event.ts";
 import { checkTracingPrerequisites, hostMountNamespaceId } from "./prerequisites.ts";
 
 /** Options of {@linkcode ProcessTracer.open}. */
@@ -37,6 +41,19 @@ export interface TracerOptions {
   traceExec: boolean;
   /** Send exit events of whole processes. */
   traceExit: boolean;
+  /** Send TCP connect outcomes (tracepoint `sock:inet_sock_set_state`). Default false. */
+  traceConnect?: boolean;
+  /** Send TCP accepts (`syscalls:sys_exit_accept`/`accept4`). Default false. */
+  traceAccept?: boolean;
+  /** Send ends of TCP connections the traced tasks connected or accepted. Default false. */
+  traceClose?: boolean;
+  /** Send openat(2)/openat2(2) calls (`syscalls:sys_enter/exit_openat[2]`). Default false. */
+  traceOpen?: boolean;
+  /**
+   * crienrich's own process id as events report ids (the traced PID namespace's, or the
+   * host's): its opens and sockets are never sent. Default: none.
+   */
+  selfPid?: number;
   /** Send events from the host's mount namespace (`hostMntnsId`). */
   traceHost: boolean;
   /**
@@ -60,15 +77,20 @@ export interface TracerOptions {
   cgroupV1?: boolean;
 }
 
-/** The BPF programs (C function names, ≤ 15 bytes: the kernel's BPF_OBJ_NAME_LEN). */
-const PROGRAMS = [
-  { name: "crienrich_exec", tracepoint: "sched/sched_process_exec", option: "traceExec" },
-  // Always attached: besides exit events (when traceExit) it drops the verdict of a mount
-  // namespace whose last process exits, before the kernel reuses its id (crienrich.bpf.c).
-  { name: "crienrich_exit", tracepoint: "sched/sched_process_exit", option: null },
-] as const;
 const OBJECT_NAME = "crienrich";
 const DEFAULT_PAGES = 64;
+
+/** The kinds `options` ask for. */
+function requestedKinds(options: TracerOptions): Set<EventKind> {
+  const kinds = new Set<EventKind>();
+  if (options.traceExec) kinds.add("exec");
+  if (options.traceExit) kinds.add("exit");
+  if (options.traceConnect) kinds.add("connect");
+  if (options.traceAccept) kinds.add("accept");
+  if (options.traceClose) kinds.add("close");
+  if (options.traceOpen) kinds.add("open");
+  return kinds;
+}
 
 /** Re-throws `error` with `action` in front, keeping its exit-code class. */
 function wrap(action: string, error: unknown): Error {
@@ -137,7 +159,11 @@ export class ProcessTracer implements Disposable {
     if (!Number.isInteger(pages) || pages < 1 || (pages & (pages - 1)) !== 0) {
       throw new RangeError(`Cannot open tracer: buffer pages must be a power of two, got ${pages}`);
     }
-    checkTracingPrerequisites({ libbpfPath: options.libbpfPath });
+    const kinds = requestedKinds(options);
+    checkTracingPrerequisites({
+      ...(options.libbpfPath ? { libbpfPath: options.libbpfPath } : {}),
+      tracepoints: tracepointsFor(kinds),
+    });
     const lib = openLibbpf(options.libbpfPath);
     const hostMntnsId = options.hostMntnsId ?? hostMountNamespaceId();
 
@@ -158,6 +184,13 @@ export class ProcessTracer implements Disposable {
         const value = lib.mapInitialValue(rodata);
         writeConfig(value, { ...options, hostMntnsId });
         lib.setMapInitialValue(rodata, value);
+        // Programs of kinds not asked for are neither verified nor attached: a faster
+        // start, and a kernel without their tracepoints still runs the others.
+        for (const program of PROGRAMS) {
+          if (!programNeeded(program, kinds)) {
+            lib.setAutoload(lib.findProgram(object, program.name), false);
+          }
+        }
       } catch (error) {
         throw wrap("configure BPF object", error);
       }
@@ -167,7 +200,7 @@ export class ProcessTracer implements Disposable {
         throw wrap("load BPF object", error);
       }
       for (const program of PROGRAMS) {
-        if (program.option !== null && !options[program.option]) continue;
+        if (!programNeeded(program, kinds)) continue;
         try {
           links.push(lib.attachProgram(lib.findProgram(object, program.name)));
         } catch (error) {
@@ -226,7 +259,8 @@ export class ProcessTracer implements Disposable {
    * Samples the BPF programs could not write because a CPU's perf ring was full, per CPU
    * (index = CPU number, as in lost reports), since the tracer opened: exact at any time,
    * whereas the kernel reports a CPU's dropped samples to the reader only with that CPU's
-   * next sample. `events` counts exec and exit events, `cgroupSamples` cgroup samples.
+   * next sample. `events` counts every traced event (exec, exit, TCP, open), `cgroupSamples`
+   * cgroup samples.
    */
   outputFailures(): { events: bigint[]; cgroupSamples: bigint[] } {
     this.#assertOpen("read output failures");
@@ -243,8 +277,11 @@ export class ProcessTracer implements Disposable {
       }
       return [...values];
     };
+    const events = read(CRIENRICH_FAILED_EVENTS);
+    const net = read(CRIENRICH_FAILED_NET_EVENTS);
+    const open = read(CRIENRICH_FAILED_OPEN_EVENTS);
     return {
-      events: read(CRIENRICH_FAILED_EVENTS),
+      events: events.map((n, cpu) => n + net[cpu]! + open[cpu]!),
       cgroupSamples: read(CRIENRICH_FAILED_CGROUP_SAMPLES),
     };
   }
@@ -347,4 +384,13 @@ function writeConfig(rodata: Uint8Array, config: TracerOptions & { hostMntnsId: 
   view.setUint8(CONFIG_FIELDS.trace_exit.offset, config.traceExit ? 1 : 0);
   view.setUint32(CONFIG_FIELDS.pidns_inum.offset, pidns, true);
   view.setUint8(CONFIG_FIELDS.cgroup_v1.offset, config.cgroupV1 ? 1 : 0);
+  view.setUint8(CONFIG_FIELDS.trace_connect.offset, config.traceConnect ? 1 : 0);
+  view.setUint8(CONFIG_FIELDS.trace_accept.offset, config.traceAccept ? 1 : 0);
+  view.setUint8(CONFIG_FIELDS.trace_close.offset, config.traceClose ? 1 : 0);
+  view.setUint8(CONFIG_FIELDS.trace_open.offset, config.traceOpen ? 1 : 0);
+  const self = config.selfPid ?? 0;
+  if (!Number.isInteger(self) || self < 0 || self > 0xffff_ffff) {
+    throw new RangeError(`Own pid ${self} is not a 32-bit process id`);
+  }
+  view.setUint32(CONFIG_FIELDS.self_tgid.offset, self, true);
 }

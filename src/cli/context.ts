@@ -69,6 +69,7 @@ export async function openRuntime(
   }
   const runtime = new RuntimeSet(runtimes.map((r) => r.client), {
     timeoutMs,
+    silentAtStart: failed.filter((probe) => probe.status === "no answer").map(describeProbe),
     onUnavailable: (member, error) =>
       diagnostics(
         `crienrich: ${member.kind} runtime at ${member.endpoint} did not answer (${

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { ContainerRecord } from "../runtime/record.ts";
 import { parseCgroupPath } from "../runtime/cgroup.ts";
 import { cgroupPathOfPid, mountNamespaceIdOfPid } from "../runtime/proc.ts";
-import { ExitCode, NotFoundError, UsageError } from "../errors.ts";
+import { ExitCode, NotFoundError, RuntimeUnavailableError, UsageError } from "../errors.ts";
 import { GLOBAL_HELP, parseCommandArgs, parseOutputFormat } from "./options.ts";
 import { openRuntimeClient } from "./context.ts";
 import type { CommandIO } from "./io.ts";
@@ -81,12 +81,18 @@ export function parseInspectTarget(text: string): InspectTarget {
 /**
  * Finds the one record `target` names among `records`.
  * @param pidFacts for pid targets: the container id its cgroup path shows, and its mntns id.
+ * @param unanswered runtimes found that did not answer (`RuntimeSet.unanswered`): their
+ *   containers may be missing from `records`, so no match proves nothing, and one match by
+ *   name or id prefix may not be the only one (a full id, a pid's or cgroup id's container
+ *   is).
  * @throws {NotFoundError} when none matches, or a prefix matches several (naming them).
+ * @throws {RuntimeUnavailableError} when `unanswered` leaves the answer unproven.
  */
 export function findRecord(
   records: readonly ContainerRecord[],
   target: InspectTarget,
   pidFacts: { containerId?: string; mntnsId?: number } = {},
+  unanswered: readonly string[] = [],
 ): ContainerRecord {
   let matches: ContainerRecord[];
   let what: string;
@@ -117,10 +123,26 @@ export function findRecord(
       what = `container of pid ${target.pid}`;
       break;
   }
-  if (matches.length === 1) return matches[0]!;
-  if (matches.length === 0) throw new NotFoundError(`No ${what} in the runtime`);
+  const silent = unanswered.length > 0
+    ? `${
+      unanswered.join(", ")
+    } did not answer; raise --timeout, or name one runtime with --runtime-endpoint`
+    : "";
+  if (matches.length === 1) {
+    const proven = target.kind === "pid" || target.kind === "cgroup" ||
+      (target.kind === "prefix" && matches[0]!.id === target.prefix);
+    if (proven || !silent) return matches[0]!;
+    throw new RuntimeUnavailableError(`Cannot tell whether ${what} is the only one: ${silent}`);
+  }
+  if (matches.length === 0) {
+    if (silent) throw new RuntimeUnavailableError(`Cannot find ${what}: ${silent}`);
+    throw new NotFoundError(`No ${what} in the runtime`);
+  }
+  // Each named with its runtime: a Docker and a Podman container may share a name.
   const candidates = matches.map((r) =>
-    `${r.id.slice(0, 13)} (${r.pod ? `${r.pod.namespace}/${r.pod.name}/` : ""}${r.name})`
+    `${r.id.slice(0, 13)} (${r.pod ? `${r.pod.namespace}/${r.pod.name}/` : ""}${r.name}, ${
+      r.containerd_namespace ? `containerd namespace ${r.containerd_namespace}` : r.runtime
+    })`
   );
   throw new NotFoundError(`Ambiguous ${what}: matches ${candidates.join(", ")}`);
 }
@@ -160,7 +182,8 @@ export async function runInspect(args: string[], io: CommandIO): Promise<ExitCod
   const facts = target.kind === "pid" ? await pidFacts(target.pid, global.hostRoot) : {};
   const runtime = await openRuntimeClient(global, io.diagnostics);
   try {
-    const record = findRecord(await runtime.list(), target, facts);
+    const records = await runtime.list();
+    const record = findRecord(records, target, facts, runtime.unanswered());
     io.out.writeLine(JSON.stringify(record, null, 2));
   } finally {
     runtime.close();

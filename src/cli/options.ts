@@ -9,6 +9,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { errorMessage, UsageError } from "../errors.ts";
 import { DEFAULT_CRI_TIMEOUT_MS } from "../runtime/cri_client.ts";
 import { runtimeEndpointPath } from "../runtime/endpoints.ts";
+import { EVENT_KINDS, type EventKind } from "../bpf/event.ts";
 
 /** Flags every command accepts. */
 export const GLOBAL_OPTIONS = {
@@ -21,9 +22,10 @@ export const GLOBAL_OPTIONS = {
 
 /** Help lines of the global flags. */
 export const GLOBAL_HELP = `Global flags:
-  -r, --runtime-endpoint E  CRI endpoint (unix:///path or /path); else CONTAINER_RUNTIME_ENDPOINT,
-                            runtime-endpoint in /etc/crictl.yaml, then the well-known sockets
-      --timeout D           deadline of each CRI call (e.g. 500ms, 3s; default ${
+  -r, --runtime-endpoint E  the one runtime socket to ask (CRI, Docker Engine, Podman;
+                            unix:///path or /path); else CONTAINER_RUNTIME_ENDPOINT,
+                            runtime-endpoint in /etc/crictl.yaml, else every well-known socket
+      --timeout D           deadline of each runtime call (e.g. 500ms, 3s; default ${
   DEFAULT_CRI_TIMEOUT_MS / 1000
 }s)
       --host-root DIR       the host's / is mounted at DIR (running inside a container)
@@ -235,4 +237,23 @@ export function parseOutputFormat<F extends string>(
     throw new UsageError(`Invalid -o "${value}": expected ${what}`);
   }
   return value as F;
+}
+
+/**
+ * The kinds of `--events` (comma-separated, default `exec,exit`).
+ *
+ * @throws {UsageError} for an unknown or empty kind
+ */
+export function parseEventKinds(text: string | undefined): Set<EventKind> {
+  const kinds = new Set<EventKind>();
+  for (const part of (text ?? "exec,exit").split(",")) {
+    const kind = part.trim() as EventKind;
+    if (!(EVENT_KINDS as readonly string[]).includes(kind)) {
+      throw new UsageError(
+        `Invalid --events "${text}": expected a comma-separated list of ${EVENT_KINDS.join(", ")}`,
+      );
+    }
+    kinds.add(kind);
+  }
+  return kinds;
 }

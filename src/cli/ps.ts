@@ -12,7 +12,6 @@ import {
   parseLabelSelector,
 } from "../runtime/selector.ts";
 import { ExitCode, NotFoundError, UsageError } from "../errors.ts";
-import { escapeControl } from "../output/escape.ts";
 import { GLOBAL_HELP, parseCommandArgs, parseOutputFormat } from "./options.ts";
 import { openRuntimeClient } from "./context.ts";
 import type { CommandIO } from "./io.ts";
@@ -79,8 +78,8 @@ const NARROW = PS_COLUMNS.filter((c) => !c.description.startsWith("(wide)"));
 const HELP =
   `Usage: crienrich ps [--pod P] [-n NS] [--container C] [-l key=value]... [-a] [-o table|wide|json]
 
-Lists the containers of every runtime found (CRI, Docker Engine) with their pods. Filters are ANDed; -l matches a pod label or a
-container label. Without -n every namespace is shown (as crictl). Running containers only
+Lists the containers of every runtime found (CRI, Docker Engine, Podman, containerd's own
+API) with their pods. Filters are ANDed; -l matches a pod label or a container label. Without -n every namespace is shown (as crictl). Running containers only
 unless -a. A --pod, -n or --container that matches nothing is an error (exit code 5).
 
 Flags:
@@ -146,15 +145,10 @@ export function selectorFromValues(values: {
 }
 
 /**
- * One line naming what a selector asked for, e.g. `pod "foo", namespace "demo"`, with
- * control characters escaped (`\x1b`), since it quotes what the user typed and is printed
- * in diagnostics as well as in errors.
+ * One line naming what a selector asked for, e.g. `pod "foo", namespace "demo"`, as typed:
+ * `src/main.ts` escapes every diagnostic and error line, so control characters in it never
+ * reach the terminal.
  */
-export function describeSelector(selector: ContainerSelector): string {
-  return escapeControl(selectorText(selector));
-}
-
-/** {@linkcode describeSelector} unescaped, for error messages (`src/main.ts` escapes those). */
 export function selectorText(selector: ContainerSelector): string {
   const parts = [
     selector.container !== undefined ? `container "${selector.container}"` : "",

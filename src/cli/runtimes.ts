@@ -1,6 +1,7 @@
 /**
- * `crienrich runtimes`: every candidate endpoint tried (CRI, Docker Engine), with its status,
- * API kind, runtime name, version and API version.
+ * `crienrich runtimes`: every candidate endpoint tried (CRI, Docker Engine, Podman,
+ * containerd's own API), each socket once, with its status, API kind, runtime name, version
+ * and API version.
  *
  * @module
  */
@@ -21,23 +22,24 @@ const COLUMNS: readonly Column<EndpointProbe>[] = [
   {
     header: "STATUS",
     description:
-      "ok, missing, not a socket, refused, no answer, not CRI, not Docker, not Podman, unknown API, permission denied",
+      "ok, missing, not a socket, refused, no answer, not CRI, not Docker, not Podman, not containerd, unknown API, permission denied",
     value: (p) => p.status,
   },
   {
     header: "KIND",
-    description: "API spoken there: cri, docker or podman",
+    description: "API spoken there: cri, docker, podman or containerd",
     value: (p) => p.kind ?? "",
   },
   {
     header: "RUNTIME",
-    description: "runtime name from CRI Version, docker or podman",
+    description: "runtime name from CRI Version, docker, podman or containerd",
     value: (p) => p.runtimeName ?? "",
   },
   { header: "VERSION", description: "runtime version", value: (p) => p.runtimeVersion ?? "" },
   {
     header: "API",
-    description: "API version: CRI's (v1) or the negotiated Docker Engine API's (1.41)",
+    description:
+      "API version: CRI's (v1), the negotiated Docker Engine API's (1.41), Podman's libpod API's (4.3.1), containerd's (v1)",
     value: (p) => p.apiVersion ?? "",
   },
   { header: "USED BY", description: "who usually listens there", value: (p) => p.usedBy ?? "" },
@@ -46,9 +48,12 @@ const COLUMNS: readonly Column<EndpointProbe>[] = [
 const HELP = `Usage: crienrich runtimes [-o table|json]
 
 Tries every candidate endpoint (or only the one named by --runtime-endpoint,
-CONTAINER_RUNTIME_ENDPOINT or /etc/crictl.yaml): the CRI sockets with a CRI Version call,
-DOCKER_HOST's and the Docker sockets with the Engine API's GET /version (a named socket in
-both), and reports each.
+CONTAINER_RUNTIME_ENDPOINT or /etc/crictl.yaml) and reports each: the CRI sockets with a CRI
+Version call, DOCKER_HOST's and the Docker sockets with the Docker Engine API's GET /version,
+the Podman sockets with Podman's API (GET /version), and a containerd socket that answers
+CRI in containerd's own API too (one row per API); a named socket in every API. A socket
+reachable by several paths (/run/docker.sock and /var/run/docker.sock) is one row, under
+its first path, with the others in JSON's also_at.
 Exit code 0 when at least one answers, 4 when every socket found denies access, 3 otherwise
 (then one line on stderr names each socket tried).
 
@@ -56,7 +61,8 @@ Columns:
 ${describeColumns(COLUMNS)}
 
 JSON (-o json): one object per endpoint with endpoint, source, used_by, status, reason,
-kind, runtime_name, runtime_version, api_version, cri_api_version (null but for CRI).
+kind, runtime_name, runtime_version, api_version, cri_api_version (null but for CRI),
+also_at (the socket's other paths, [] when none).
 
 ${GLOBAL_HELP}`;
 
@@ -91,6 +97,7 @@ export async function runRuntimes(args: string[], io: CommandIO): Promise<ExitCo
         runtime_version: p.runtimeVersion ?? null,
         api_version: p.apiVersion ?? null,
         cri_api_version: p.criApiVersion ?? null,
+        also_at: p.alsoAt ?? [],
       });
     }
   } else {

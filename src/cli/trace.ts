@@ -1,11 +1,12 @@
 /**
- * `crienrich trace`: live exec and exit events of the selected pods' processes, each
- * enriched with its pod, namespace, container, image and labels.
+ * `crienrich trace`: live exec, exit, TCP and open events of the selected pods' processes,
+ * each enriched with its pod, namespace, container, image and labels.
  *
  * @module
  */
 import { hostname } from "node:os";
 import {
+  errorMessage,
   ExitCode,
   NotFoundError,
   PermissionError,
@@ -15,29 +16,42 @@ import {
 import { missingTraceCapabilities, ownCapEff } from "../runtime/capabilities.ts";
 import { describeColumns, renderStreamRow } from "../output/table.ts";
 import {
-  execArgsContain,
-  execMatches,
-  globToRegExp,
   lostEventJson,
   type TimedEvent,
   TRACE_COLUMNS,
-  traceEventJson,
+  traceEventLine,
 } from "../output/trace_event.ts";
+import type { TraceEvent } from "../bpf/mod.ts";
+import {
+  connectMatches,
+  execArgsContain,
+  execMatches,
+  globToRegExp,
+  openMatches,
+  parseConnectTarget,
+} from "../trace/until.ts";
 import { selectsEverything } from "../runtime/selector.ts";
 import { runTraceSession, type TraceSummary } from "../trace/session.ts";
-import { GLOBAL_HELP, parseCommandArgs, parseDurationMs, parseOutputFormat } from "./options.ts";
-import { describeSelector, SELECTOR_OPTIONS, selectorFromValues, selectorText } from "./ps.ts";
+import {
+  GLOBAL_HELP,
+  parseCommandArgs,
+  parseDurationMs,
+  parseEventKinds,
+  parseOutputFormat,
+} from "./options.ts";
+import { SELECTOR_OPTIONS, selectorFromValues, selectorText } from "./ps.ts";
 import { openRuntime } from "./context.ts";
 import type { CommandIO } from "./io.ts";
 
 const HELP =
   `Usage: crienrich trace [--pod P] [-n NS] [--container C] [-l key=value]... [--all] [--host]
-                       [--events exec,exit] [-o table|json] [--count N] [--duration D]
-                       [--until-exec PATTERN] [--until-args TEXT] [--runtime-helpers]
+                       [--events KINDS] [-o table|json] [--count N] [--duration D]
+                       [--until-exec PATTERN] [--until-args TEXT] [--until-connect ADDR:PORT]
+                       [--until-open PATTERN] [--runtime-helpers]
                        [--buffer-pages N] [--resolve-wait D] [--libbpf PATH]
 
-Prints every process that starts (exec) or ends (exit) in the selected containers, joined
-in-process with its pod. The kernel filters by mount namespace, so unselected containers cost
+Prints every process that starts (exec) or ends (exit) in the selected containers, and on
+request their TCP connections and file opens, joined in-process with their pod. The kernel filters by mount namespace, so unselected containers cost
 nothing. Containers that start during the trace are traced from their first process; a pod
 that does not exist yet is waited for. Stops on Ctrl-C, SIGTERM, SIGHUP, --count or
 --duration, and prints a summary on stderr. Under a named selection only events proven to be
@@ -52,7 +66,9 @@ Selection (ANDed; one of them, --all or --host is required):
       --host             also processes outside any container
 
 Output and stopping:
-      --events LIST      exec, exit or exec,exit (default)
+      --events KINDS     comma-separated: exec, exit (default exec,exit), connect (an outgoing
+                         TCP attempt's outcome), accept (an incoming TCP connection accepted),
+                         close (a connection's end), open (openat/openat2 and its result)
   -o, --output F         table (default) or json (NDJSON, README "Trace events")
       --count N          stop after N printed events
       --duration D       stop after D (e.g. 30s)
@@ -60,6 +76,10 @@ Output and stopping:
                          name equals PAT (a glob: *, ?, [..]): exit code 0 when seen, 7 when
                          --duration (or Ctrl-C) ends the trace first
       --until-args TEXT  the same, for the first exec whose command line contains TEXT
+      --until-connect A:P  the same, for the first connect established to address A (IPv4,
+                         [IPv6] or * for any) and port P (needs --events with connect)
+      --until-open PAT   the same, for the first successful open of a path matching PAT (a
+                         glob, on the path as the process passed it; needs open events)
       --runtime-helpers  also print the exits of runc's setup tasks (runc:[1:CHILD], ...)
       --buffer-pages N   perf buffer size per CPU in 4 KiB pages, a power of two from 1 to
                          4096 (16 MiB; default 64)
@@ -83,6 +103,8 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
     duration: { type: "string" },
     "until-exec": { type: "string" },
     "until-args": { type: "string" },
+    "until-connect": { type: "string" },
+    "until-open": { type: "string" },
     "runtime-helpers": { type: "boolean" },
     "buffer-pages": { type: "string" },
     "resolve-wait": { type: "string" },
@@ -103,12 +125,7 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
       'Nothing selected: name a pod (--pod), namespace (-n), container (--container), label (-l), or use --all or --host (see "crienrich trace --help")',
     );
   }
-  const events = new Set((values.events ?? "exec,exit").split(",").map((e) => e.trim()));
-  for (const e of events) {
-    if (e !== "exec" && e !== "exit") {
-      throw new UsageError(`Invalid --events "${values.events}": expected exec, exit or exec,exit`);
-    }
-  }
+  const events = parseEventKinds(values.events);
   const count = values.count === undefined ? undefined : positiveInteger(values.count, "--count");
   const pages = values["buffer-pages"] === undefined
     ? undefined
@@ -124,17 +141,35 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
     : parseDurationMs(values["resolve-wait"], "--resolve-wait");
   const untilExec = values["until-exec"];
   const untilArgs = values["until-args"];
-  for (const [flag, value] of [["--until-exec", untilExec], ["--until-args", untilArgs]]) {
+  const untilConnect = values["until-connect"];
+  const untilOpen = values["until-open"];
+  const gates = [
+    ["--until-exec", untilExec, "exec"],
+    ["--until-args", untilArgs, "exec"],
+    ["--until-connect", untilConnect, "connect"],
+    ["--until-open", untilOpen, "open"],
+  ] as const;
+  for (const [flag, value, kind] of gates) {
     if (value === undefined) continue;
     if (value === "") throw new UsageError(`Invalid ${flag} "": expected a non-empty pattern`);
-    if (!events.has("exec")) {
-      throw new UsageError(`${flag} needs exec events (--events exec or exec,exit)`);
+    if (!events.has(kind)) {
+      throw new UsageError(`${flag} needs ${kind} events (--events with ${kind})`);
     }
   }
+  let connectTarget: ReturnType<typeof parseConnectTarget> | undefined;
+  try {
+    if (untilConnect !== undefined) connectTarget = parseConnectTarget(untilConnect);
+  } catch (error) {
+    throw new UsageError(`Invalid --until-connect "${untilConnect}": ${errorMessage(error)}`);
+  }
   const untilExecGlob = untilExec === undefined ? undefined : globToRegExp(untilExec);
-  const awaited = (event: Parameters<typeof execMatches>[0]) =>
+  const untilOpenGlob = untilOpen === undefined ? undefined : globToRegExp(untilOpen);
+  const gated = gates.some(([, value]) => value !== undefined);
+  const awaited = (event: TraceEvent) =>
     (untilExecGlob !== undefined && execMatches(event, untilExecGlob)) ||
-    (untilArgs !== undefined && execArgsContain(event, untilArgs));
+    (untilArgs !== undefined && execArgsContain(event, untilArgs)) ||
+    (connectTarget !== undefined && connectMatches(event, connectTarget)) ||
+    (untilOpenGlob !== undefined && openMatches(event, untilOpenGlob));
 
   const missing = missingTraceCapabilities(ownCapEff());
   if (missing.length > 0) {
@@ -166,7 +201,7 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
         if (!waiting) return;
         const what = entry.record ? `container "${entry.record.name}"` : "its pod sandbox";
         io.diagnostics(
-          `crienrich: ${describeSelector(selector)} appeared: ${what}${
+          `crienrich: ${selectorText(selector)} appeared: ${what}${
             entry.pod ? ` in pod ${entry.pod.namespace}/${entry.pod.name}` : ""
           }`,
         );
@@ -174,8 +209,7 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
       ...(pidNamespace.kind === "node"
         ? { pidNamespaceInode: Number(pidNamespace.pidnsInode) }
         : {}),
-      traceExec: events.has("exec"),
-      traceExit: events.has("exit"),
+      events,
       ...(pages ? { perCpuBufferPages: pages } : {}),
       ...(values.libbpf ? { libbpfPath: values.libbpf } : {}),
       ...(global.hostRoot ? { hostRoot: global.hostRoot } : {}),
@@ -192,9 +226,9 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
         if (format === "table") io.out.writeLine(renderStreamRow(TRACE_COLUMNS, "header"));
         if (named && selected.length === 0) {
           waiting = true;
-          io.diagnostics(`crienrich: waiting for ${describeSelector(selector)} to start`);
+          io.diagnostics(`crienrich: waiting for ${selectorText(selector)} to start`);
         } else {
-          const what = values.all ? "every container" : named ? describeSelector(selector) : "";
+          const what = values.all ? "every container" : named ? selectorText(selector) : "";
           const host = values.host ? (what ? " and the host" : "the host") : "";
           const pidns = pidNamespace.kind === "node"
             ? ` in PID namespace pid:[${pidNamespace.pidnsInode}]`
@@ -209,7 +243,7 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
       emit: (enriched, timeNs) => {
         const timed: TimedEvent = { ...enriched, timeNs };
         const ok = format === "json"
-          ? io.out.writeJson(traceEventJson(timed, node))
+          ? io.out.writeLine(traceEventLine(timed, node))
           : io.out.writeLine(renderStreamRow(TRACE_COLUMNS, timed));
         printed++;
         if (awaited(enriched.event)) {
@@ -235,13 +269,14 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
     for (const signal of STOP_SIGNALS) Deno.removeSignalListener(signal, onSignal);
     runtime.close();
   }
-  if ((untilExec !== undefined || untilArgs !== undefined) && !matched) {
-    const what = untilExec !== undefined
-      ? `matching "${untilExec}"`
-      : `with arguments containing "${untilArgs}"`;
-    throw new WaitTimeoutError(
-      `No exec ${what} in ${selectorText(selector)} before the trace ended`,
-    );
+  if (gated && !matched) {
+    const what = [
+      untilExec !== undefined ? `exec matching "${untilExec}"` : "",
+      untilArgs !== undefined ? `exec with arguments containing "${untilArgs}"` : "",
+      untilConnect !== undefined ? `connection established to ${untilConnect}` : "",
+      untilOpen !== undefined ? `open of a path matching "${untilOpen}"` : "",
+    ].filter(Boolean).join(" or ");
+    throw new WaitTimeoutError(`No ${what} in ${selectorText(selector)} before the trace ended`);
   }
   return ExitCode.Ok;
 }
@@ -258,7 +293,7 @@ function plural(count: number, noun: string): string {
  * The end-of-trace summary: events of the selection printed, events of other containers
  * filtered in user space (sent before the kernel had their verdict), lost samples,
  * unresolved events printed flagged, events not printed because not proven to be the
- * selection's, and runtime helper exits hidden.
+ * selection's, and runtime helper events (exits, setup opens) hidden.
  */
 export function describeSummary(summary: TraceSummary): string {
   const parts = [
@@ -268,7 +303,9 @@ export function describeSummary(summary: TraceSummary): string {
     `${summary.unresolved} unresolved`,
     `${summary.unproven} not proven to be the selection's`,
   ];
-  if (summary.helpers > 0) parts.push(`${plural(summary.helpers, "runtime helper exit")} hidden`);
+  if (summary.helpers > 0) {
+    parts.push(`${plural(summary.helpers, "runtime helper event")} hidden`);
+  }
   if (summary.lostCgroupSamples > 0) {
     parts.push(`${plural(summary.lostCgroupSamples, "cgroup sample")} lost`);
   }

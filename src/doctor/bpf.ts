@@ -2,7 +2,8 @@
  * libbpf, and the real thing: crienrich's BPF object loaded, attached and detached.
  *
  * The `bpf` check opens a {@linkcode ProcessTracer} exactly as `trace` does (embedded
- * object, CO-RE load, both tracepoints attached, perf buffer mapped), with nothing sent to
+ * object, CO-RE load, the programs of every checked event kind attached, perf buffer
+ * mapped), with nothing sent to
  * user space (`traceHost` and `sendUnknown` off, so every event is dropped in the kernel),
  * then closes it. When `bpftool` is installed it also confirms that no `crienrich_`
  * program outlived `close()`.
@@ -13,6 +14,7 @@ import { CliError, errorMessage, ExitCode } from "../errors.ts";
 import { openLibbpf } from "../bpf/libbpf.ts";
 import { ProcessTracer } from "../bpf/tracer.ts";
 import { type Check, fail, ok } from "./check.ts";
+import { availableKinds } from "./tracing.ts";
 
 const PROGRAM_PREFIX = "crienrich_";
 
@@ -75,12 +77,18 @@ export const bpfCheck: Check = {
     // A trace running beside us has its own crienrich_ programs: only new ones count.
     const before = await crienrichProgramIds();
     const started = performance.now();
+    // Kinds whose tracepoints are missing were reported by `tracepoints` (warn or fail).
+    const kinds = availableKinds(options);
     let tracer: ProcessTracer;
     try {
       tracer = ProcessTracer.open({
         ...(options.libbpfPath ? { libbpfPath: options.libbpfPath } : {}),
-        traceExec: true,
-        traceExit: true,
+        traceExec: kinds.has("exec"),
+        traceExit: kinds.has("exit"),
+        traceConnect: kinds.has("connect"),
+        traceAccept: kinds.has("accept"),
+        traceClose: kinds.has("close"),
+        traceOpen: kinds.has("open"),
         traceHost: false,
         sendUnknown: false,
       });
@@ -100,8 +108,9 @@ export const bpfCheck: Check = {
       return fail(errorMessage(error), "please report this message", ExitCode.Failure);
     }
     const ms = Math.round(performance.now() - started);
-    const done =
-      `loaded, attached exec+exit tracepoints, mapped the perf buffer, detached (${ms} ms)`;
+    const done = `loaded, attached the programs of ${
+      [...kinds].join("+")
+    } events, mapped the perf buffer, detached (${ms} ms)`;
     if (typeof before === "string") return ok(`${done}; ${before}: not verified`);
     // Program ids are freed when the last reference goes, which the kernel may defer.
     let left: number[] = [];

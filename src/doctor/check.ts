@@ -7,6 +7,7 @@
  * @module
  */
 import type { ExitCode } from "../errors.ts";
+import type { EventKind } from "../bpf/event.ts";
 
 /**
  * Verdict of one check: `ok`; `warn` (works, with a caveat worth knowing); `fail` (crienrich
@@ -44,6 +45,11 @@ export interface DoctorOptions {
   timeoutMs: number;
   /** `--host-root`: where the host's `/` is mounted (runtime sockets, crictl.yaml). */
   hostRoot?: string;
+  /**
+   * `--events`: the kinds the operator will trace; their tracepoints must exist (fail).
+   * Default: every kind, a missing tracepoint only warns (that kind cannot be traced).
+   */
+  events?: ReadonlySet<EventKind>;
 }
 
 /** One check: a name, the checks whose failure makes it pointless, and the probe. */

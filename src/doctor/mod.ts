@@ -9,7 +9,7 @@
  * | `kernel` | release: warn below 5.8, fail below 4.18 | 6 |
  * | `btf` | `/sys/kernel/btf/vmlinux` | 6 |
  * | `tracefs` | mounted, else mounted now when root | 4 or 6 |
- * | `tracepoints` | `sched/sched_process_exec`, `sched/sched_process_exit` | 6 |
+ * | `tracepoints` | those of each event kind (`src/bpf/programs.ts`) | 6 |
  * | `cgroups` | v2, hybrid (ok) or v1-only (warn) | — |
  * | `libbpf` | loads, version | 6 |
  * | `runtime` | every endpoint's version call (CRI, Docker Engine, Podman); names each found | 3 or 4 |

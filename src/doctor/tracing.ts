@@ -1,5 +1,5 @@
 /**
- * tracefs and the two sched tracepoints the BPF programs attach to.
+ * tracefs and the tracepoints the BPF programs of each event kind attach to.
  *
  * libbpf resolves a `tracepoint/<category>/<name>` section through
  * `<tracefs>/events/<category>/<name>/id`, so tracefs must be mounted. A fresh node may
@@ -11,8 +11,10 @@
 import { errorMessage, ExitCode } from "../errors.ts";
 import { BpfError, EPERM, errnoText } from "../bpf/errno.ts";
 import { openLibbpf } from "../bpf/libbpf.ts";
-import { TRACEFS_PATH, TRACEPOINTS } from "../bpf/prerequisites.ts";
-import { type Check, fail, ok } from "./check.ts";
+import { TRACEFS_PATH } from "../bpf/prerequisites.ts";
+import { tracepointsFor } from "../bpf/programs.ts";
+import { EVENT_KINDS, type EventKind } from "../bpf/event.ts";
+import { type Check, type DoctorOptions, fail, ok, warn } from "./check.ts";
 
 /** tracefs inside debugfs; libbpf 1.1 prefers it when present (as src/bpf/prerequisites.ts). */
 const DEBUGFS_TRACING_PATH = "/sys/kernel/debug/tracing";
@@ -78,15 +80,41 @@ export const tracefsCheck: Check = {
   },
 };
 
-/** Check `tracepoints`: both sched tracepoints have an id in tracefs. */
+/** The kinds `doctor` checks: `--events`, or all of them. */
+export const kindsToCheck = (options: DoctorOptions): ReadonlySet<EventKind> =>
+  options.events ?? new Set(EVENT_KINDS);
+
+/** The kinds of `kindsToCheck(options)` whose tracepoints all exist in a tracefs here. */
+export function availableKinds(options: DoctorOptions): Set<EventKind> {
+  const present = (tp: string) =>
+    TRACEFS_DIRS.some((dir) => {
+      try {
+        return exists(`${dir}/events/${tp}/id`);
+      } catch {
+        return false;
+      }
+    });
+  return new Set(
+    [...kindsToCheck(options)].filter((kind) =>
+      tracepointsFor(new Set([kind])).every(({ tracepoint }) => present(tracepoint))
+    ),
+  );
+}
+
+/**
+ * Check `tracepoints`: each tracepoint the event kinds need has an id in tracefs. Missing
+ * for a kind named by `--events` (or for any trace): `fail` naming it; missing for a kind
+ * only checked by default: `warn` (that kind cannot be traced here, the others can).
+ */
 export const tracepointsCheck: Check = {
   name: "tracepoints",
   needs: ["tracefs"],
-  run() {
+  run(options) {
     const id = (dir: string, tp: string) => `${dir}/events/${tp}/id`;
+    const needed = tracepointsFor(kindsToCheck(options));
     let dir: string;
     try {
-      dir = TRACEFS_DIRS.find((d) => exists(id(d, TRACEPOINTS[0]))) ?? TRACEFS_PATH;
+      dir = TRACEFS_DIRS.find((d) => exists(id(d, needed[0]!.tracepoint))) ?? TRACEFS_PATH;
     } catch (error) {
       if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
       return fail(
@@ -96,7 +124,8 @@ export const tracepointsCheck: Check = {
       );
     }
     const found: string[] = [];
-    for (const tp of TRACEPOINTS) {
+    const unavailable: string[] = [];
+    for (const { tracepoint: tp, kinds } of needed) {
       let text: string;
       try {
         text = Deno.readTextFileSync(id(dir, tp));
@@ -108,13 +137,26 @@ export const tracepointsCheck: Check = {
             ExitCode.PermissionDenied,
           );
         }
-        return fail(
-          `tracepoint ${tp} is missing ("${id(dir, tp)}": ${errorMessage(error)})`,
-          "use a kernel built with CONFIG_TRACEPOINTS (every distribution kernel is)",
-          ExitCode.NotSupported,
-        );
+        const what = kinds.length ? `${kinds.join(" and ")} events need` : "every trace needs";
+        if (options.events || kinds.length === 0) {
+          return fail(
+            `tracepoint ${tp} is missing (${what} it; "${id(dir, tp)}": ${errorMessage(error)})`,
+            kinds.length
+              ? `trace without ${kinds.join(", ")}, or use a kernel that has ${tp}`
+              : "use a kernel built with CONFIG_TRACEPOINTS (every distribution kernel is)",
+            ExitCode.NotSupported,
+          );
+        }
+        unavailable.push(`${tp} (${what} it)`);
+        continue;
       }
       found.push(`${tp} (id ${text.trim()})`);
+    }
+    if (unavailable.length) {
+      return warn(
+        `missing: ${unavailable.join(", ")}; present: ${found.join(", ")} in ${dir}`,
+        "those kinds cannot be traced on this kernel; the others can",
+      );
     }
     return ok(`${found.join(", ")} in ${dir}`);
   },

@@ -13,13 +13,18 @@
  *
  * @module
  */
-import type { CgroupSample, KernelSample, ProcessEvent } from "../bpf/event.ts";
+import {
+  type CgroupSample,
+  type KernelSample,
+  ownerFactsBootNs,
+  type TraceEvent,
+} from "../bpf/event.ts";
 import type { ContainerRecord, PodRecord } from "../runtime/record.ts";
 import type { EnrichmentCache, NamespaceEntry } from "./cache.ts";
 
 /** An event joined with its container and pod. */
 export interface EnrichedEvent {
-  event: ProcessEvent;
+  event: TraceEvent;
   /** The container; null for host processes, sandbox processes and unresolved ones. */
   record: ContainerRecord | null;
   /** The pod: the container's or the sandbox's; null for host and unresolved processes. */
@@ -33,19 +38,24 @@ export interface EnrichedEvent {
 /**
  * runc's setup tasks, as `runc init` renames them (runc `libcontainer/nsenter/nsexec.c`):
  * `runc:[0:PARENT]`, `runc:[1:CHILD]`, `runc:[2:INIT]`. They are forks of `runc init`, never
- * exec'd inside the container, so they show only as exits; `runc:[1:CHILD]` joins the
- * container's mount namespace before it exits, at every `kubectl exec`. Recognised by the
- * exit of a task with such a name that neither it nor its parent exec'd in a container
- * during the trace (`execdInContainers`): a workload process that renames itself so
- * (`/proc/self/comm`) is still printed, unless it and its parent are forks that never
- * exec'd while traced.
+ * exec'd inside the container, so they show as exits, and as the opens `runc:[2:INIT]` makes
+ * in the container while setting it up (/proc, /etc/passwd) before it execs the entrypoint;
+ * `runc:[1:CHILD]` joins the container's mount namespace before it exits, at every `kubectl
+ * exec`. Recognised by any event but an exec of a task with such a name that neither it nor
+ * its parent exec'd in a container during the trace (`execdInContainers`): a workload
+ * process that renames itself so (`/proc/self/comm`) is still printed, unless it and its
+ * parent are forks that never exec'd while traced. When exec events are not traced
+ * (`execTraced` false: `--events` without exec) the name alone decides: a workload that
+ * renames itself so then has its events hidden too (a missed event, never a wrong one).
  */
 export function isRuntimeHelper(
-  event: ProcessEvent,
+  event: TraceEvent,
   execdInContainers: ReadonlySet<number> = new Set(),
+  execTraced = true,
 ): boolean {
-  return event.type === "exit" && RUNC_HELPER_COMM.test(event.comm) &&
-    !execdInContainers.has(event.pid) && !execdInContainers.has(event.ppid);
+  if (event.type === "exec" || !RUNC_HELPER_COMM.test(event.comm)) return false;
+  return !execTraced ||
+    (!execdInContainers.has(event.pid) && !execdInContainers.has(event.ppid));
 }
 
 const RUNC_HELPER_COMM = /^runc:\[[0-2]:[A-Z]+\]$/;
@@ -89,6 +99,11 @@ export interface PipelineOptions {
   printUnresolved: boolean;
   /** Print the exits of the runtime's setup tasks ({@linkcode isRuntimeHelper}). */
   showRuntimeHelpers?: boolean;
+  /**
+   * Exec events are traced, so a helper is told from a workload renamed like one by whether
+   * it or its parent exec'd in a container. Default true; false: by its name alone.
+   */
+  execTraced?: boolean;
   /** Called with a resolution failure (a CRI error); the event counts as unresolved. */
   onError?: (error: unknown) => void;
   /** When set, receives one line per event dropped as unproven (`--debug`). */
@@ -106,7 +121,7 @@ export class EventPipeline {
     helpers: 0,
     lost: 0,
   };
-  readonly #queue: ProcessEvent[] = [];
+  readonly #queue: TraceEvent[] = [];
   /** Pids that exec'd in a container during the trace and have not exited. */
   readonly #execd = new Set<number>();
   /** The latest cgroup sample of each namespace awaiting resolution, by serial. */
@@ -183,7 +198,8 @@ export class EventPipeline {
           continue;
         }
         if (event.type === "exec" && (entry?.record || entry?.pod)) this.#execd.add(event.pid);
-        const helper = !this.#options.showRuntimeHelpers && isRuntimeHelper(event, this.#execd);
+        const helper = !this.#options.showRuntimeHelpers &&
+          isRuntimeHelper(event, this.#execd, this.#options.execTraced ?? true);
         if (event.type === "exit") this.#execd.delete(event.pid);
         if (helper) {
           this.counts.helpers++;
@@ -219,7 +235,7 @@ export class EventPipeline {
    * The entry of one event in a namespace several containers share: the container whose
    * cgroup id the event carries, or an unconfirmed entry (no container proven) otherwise.
    */
-  #sharedEntry(entry: NamespaceEntry, event: ProcessEvent): NamespaceEntry {
+  #sharedEntry(entry: NamespaceEntry, event: TraceEvent): NamespaceEntry {
     const owner = entry.shared!.get(event.cgroupId);
     if (owner) {
       return {
@@ -248,7 +264,7 @@ export class EventPipeline {
     this.#wake?.();
   }
 
-  async #waitForResolution(event: ProcessEvent) {
+  async #waitForResolution(event: TraceEvent) {
     const { cache, resolveWaitMs = 2000 } = this.#options;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<undefined>((resolve) => {
@@ -257,12 +273,14 @@ export class EventPipeline {
     });
     try {
       const cgroup = this.#cgroups.get(event.mntnsSeq);
+      // A TCP event's process facts are its socket owner's, as of connect/accept.
+      const factsBootNs = ownerFactsBootNs(event);
       const resolved = cache.resolve({
         mntnsSeq: event.mntnsSeq,
         mntnsId: event.mntnsId,
         pid: event.pid,
-        tsBootNs: event.tsBootNs,
-        wallTimeNs: this.#options.wallClockNs(event.tsBootNs),
+        tsBootNs: factsBootNs,
+        wallTimeNs: this.#options.wallClockNs(factsBootNs),
         ...(cgroup ? { cgroup } : {}),
       });
       resolved.then((entry) => entry && this.#cgroups.delete(event.mntnsSeq), () => {});

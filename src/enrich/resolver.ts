@@ -7,12 +7,14 @@
  * and its ancestors (a {@linkcode CgroupSample}), read at the time of the event. The routes,
  * in order:
  *
- * 1. **Held by a running container.** When the init process of a running container of the
- *    last listing holds the namespace now and started before the event, the namespace is
- *    that container's, whatever cgroup the event's task was in (a process of another pod
- *    that joined it with `nsenter -m` does not make it the other pod's). When the inits of
- *    several hold it (a debug pod whose command is `nsenter -t <pid> -m ...`), the namespace
- *    is **shared** and each event goes to the container whose cgroup id it carries.
+ * 1. **Held by a running container or pod sandbox.** When the init process of a running
+ *    container of the last listing holds the namespace now and started before the event,
+ *    the namespace is that container's, whatever cgroup the event's task was in (a process
+ *    of another pod that joined it with `nsenter -m` does not make it the other pod's).
+ *    When the inits of several hold it (a debug pod whose command is `nsenter -t <pid> -m
+ *    ...`), the namespace is **shared** and each event goes to the container whose cgroup
+ *    id it carries. When no container's init holds it but a pod sandbox's does (a CRI pod's
+ *    pause, a Podman pod's infra container), it is that pod's sandbox.
  *    (The listing is the trace's start listing, refreshed as below.)
  * 2. **Cgroup.** Every container id the cgroup path names (innermost first, see
  *    `containerCandidates`) is a claim: a privileged container can create a sub-cgroup
@@ -26,9 +28,19 @@
  *    its init holds another mount namespace, the runtime is listed afresh and a running
  *    container holding the event's namespace wins (route 1). Without a cgroup sample (never
  *    expected) `/proc/<pid>/cgroup` is read instead, while the process lives in the
- *    namespace (rule (b) then applies to all).
- * 3. **Joined a running container** (a fresh listing): runc's `runc:[1:CHILD]` joins a
- *    container's namespace before its cgroup at every `kubectl exec`.
+ *    namespace and started before the event (rule (b) then applies to all).
+ *
+ * "The event" is when the kernel read the facts: for a TCP event, when its socket's owner
+ * was recorded at connect/accept, not the later state change (a close may come after the
+ * owner's container ended and another took its namespace's inode number).
+ * 2b. **Cgroup id.** When no named candidate is proven (a `ctr run` container's
+ *    `/default/<name>` that no layout names; a custom parent), the container of a listing
+ *    begun after the event whose own cgroup id is one the kernel sent for the event's cgroup
+ *    or an ancestor, innermost first (`WorkloadLookup.byCgroupId`).
+ * 3. **Joined a running container or pod sandbox** (listed afresh when the last listing
+ *    began before the event, so it cannot predate the holder): runc's `runc:[1:CHILD]`
+ *    joins a container's namespace before its cgroup at every `kubectl exec`, and Podman's
+ *    exec helpers join an infra container's from the service's cgroup (`/` here).
  * 4. Otherwise: a cgroup outside every container layout (a host service, a login shell, a
  *    host process with a private mount namespace) is **none**: no container's. A cgroup
  *    that names container ids the runtime does not confirm (removed already, or another
@@ -44,9 +56,9 @@ import {
   cgroupSegments,
   containerCandidates,
 } from "../runtime/cgroup.ts";
-import { cgroupPathOfPid, mountNamespaceIdOfPid } from "../runtime/proc.ts";
+import { cgroupPathOfPid, mountNamespaceIdOfPid, processStartBootNs } from "../runtime/proc.ts";
 import { NotFoundError } from "../errors.ts";
-import type { Workload, WorkloadLookup } from "./workloads.ts";
+import type { NamespaceHolders, Workload, WorkloadLookup } from "./workloads.ts";
 
 /** What the kernel told of a namespace with its first event. */
 export interface NamespaceFacts {
@@ -56,9 +68,13 @@ export interface NamespaceFacts {
   mntnsId: bigint;
   /** Process id of the event, in `procRoot`'s PID namespace. */
   pid: number;
-  /** When the event happened, CLOCK_BOOTTIME ns. */
+  /**
+   * When the kernel read these facts, CLOCK_BOOTTIME ns: the event's time, or for a TCP
+   * event when its socket's owner was recorded (`ownerFactsBootNs`), which may be long
+   * before the event. Every proof is made as of this time.
+   */
   tsBootNs: bigint;
-  /** When the event happened, ns since the epoch. */
+  /** The same time in ns since the epoch. */
   wallTimeNs: bigint;
   /** The task's cgroup names at the time of the event, when the kernel sent them. */
   cgroup?: CgroupSample;
@@ -100,7 +116,8 @@ export class ContainerResolver {
    * transport errors propagate.
    */
   async resolve(facts: NamespaceFacts): Promise<Resolution> {
-    const held = byHolders(await this.#lookup.runningIn(facts.mntnsId, facts.tsBootNs, false));
+    const event = { bootNs: facts.tsBootNs, wallNs: facts.wallTimeNs };
+    const held = byHolders(await this.#lookup.holders(facts.mntnsId, event, false));
     if (held) return held;
     const cgroup = await this.#cgroup(facts);
     if (cgroup !== undefined) {
@@ -111,29 +128,42 @@ export class ContainerResolver {
         if (workload && this.#proves(workload, cgroup, candidate, facts.wallTimeNs)) {
           const proof = `cgroup ${short(candidate.containerId)}`;
           if (workload.kind === "sandbox") return { kind: "sandbox", pod: workload.pod, proof };
-          const { record } = workload;
-          if (record.state === "running" && record.mntns_id !== Number(facts.mntnsId)) {
-            // A process of this container in another mount namespace: its own private one,
-            // or another container's that it joined (nsenter). Ask afresh who holds it.
-            await this.#lookup.refreshNow();
-            const holders = byHolders(
-              await this.#lookup.runningIn(facts.mntnsId, facts.tsBootNs, false),
-            );
-            if (holders) return holders;
-          }
-          return { kind: "container", record, proof };
+          return await this.#containerOf(workload.record, proof, facts);
         }
       }
-      const joined = byHolders(await this.#lookup.runningIn(facts.mntnsId, facts.tsBootNs));
+      if (cgroup.ids) {
+        const owner = await this.#lookup.byCgroupId([...cgroup.ids].reverse(), facts.wallTimeNs);
+        if (owner) return await this.#containerOf(owner, `cgroup id ${short(owner.id)}`, facts);
+      }
+      const joined = byHolders(await this.#lookup.holders(facts.mntnsId, event));
       if (joined) return joined;
       const where = `cgroup "/${cgroup.segments.join("/")}"`;
       return candidates.length === 0
         ? { kind: "none", reason: `${where} is no container's` }
         : { kind: "unconfirmed", reason: `${where} names no container the runtime confirms` };
     }
-    const holders = byHolders(await this.#lookup.runningIn(facts.mntnsId, facts.tsBootNs));
+    const holders = byHolders(await this.#lookup.holders(facts.mntnsId, event));
     if (holders) return holders;
     return { kind: "unresolved", reason: `process ${facts.pid} left no cgroup to look at` };
+  }
+
+  /**
+   * `record`, proven by its cgroup, as the namespace's container; unless it runs and its
+   * init holds another mount namespace: a process of it in its own private one, or in
+   * another container's that it joined (nsenter). Then who holds it is asked afresh.
+   */
+  async #containerOf(
+    record: ContainerRecord,
+    proof: string,
+    facts: NamespaceFacts,
+  ): Promise<Resolution> {
+    if (record.state === "running" && record.mntns_id !== Number(facts.mntnsId)) {
+      await this.#lookup.refreshNow();
+      const event = { bootNs: facts.tsBootNs, wallNs: facts.wallTimeNs };
+      const holders = byHolders(await this.#lookup.holders(facts.mntnsId, event, false));
+      if (holders) return holders;
+    }
+    return { kind: "container", record, proof };
   }
 
   /** Whether `workload` is proven to own the cgroup at `candidate` (module doc, route 2). */
@@ -164,9 +194,13 @@ export class ContainerResolver {
     }
     try {
       const path = await cgroupPathOfPid(facts.pid, this.#procRoot);
-      // The pid may have been reused by another process since: it must be in the namespace.
+      // The pid may have been reused by another process since, and the namespace's inode
+      // number too (a TCP event comes long after its owner's facts): the process must be in
+      // the namespace and have started before the facts were read.
       const mntns = await mountNamespaceIdOfPid(facts.pid, this.#procRoot);
-      const segments = mntns === facts.mntnsId ? cgroupSegments(path) : undefined;
+      const started = await processStartBootNs(facts.pid, this.#procRoot);
+      const same = mntns === facts.mntnsId && started <= facts.tsBootNs;
+      const segments = same ? cgroupSegments(path) : undefined;
       return segments && { segments };
     } catch (error) {
       if (error instanceof NotFoundError) return undefined;
@@ -182,9 +216,11 @@ export class ContainerResolver {
   }
 }
 
-/** The resolution of a namespace held by `records` (route 1), or undefined when none. */
-function byHolders(records: ContainerRecord[]): Resolution | undefined {
-  if (records.length === 0) return undefined;
+/** The resolution of a namespace held by `holders` (route 1), or undefined when none. */
+function byHolders({ containers: records, sandbox }: NamespaceHolders): Resolution | undefined {
+  if (records.length === 0) {
+    return sandbox && { kind: "sandbox", pod: sandbox.pod, proof: "mount namespace" };
+  }
   if (records.length === 1) {
     return { kind: "container", record: records[0]!, proof: "mount namespace" };
   }

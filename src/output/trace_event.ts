@@ -4,9 +4,10 @@
  *
  * @module
  */
-import type { ProcessEvent } from "../bpf/event.ts";
+import type { OpenEvent, TcpEvent, TraceEvent } from "../bpf/event.ts";
 import type { EnrichedEvent } from "../enrich/pipeline.ts";
-import { nsToRfc3339 } from "../runtime/record.ts";
+import { type ContainerRecord, nsToRfc3339, type PodRecord } from "../runtime/record.ts";
+import { errnoName, openFlagNames, signalName, tcpStateName } from "./kernel_names.ts";
 import type { Column } from "./table.ts";
 
 /** A trace event ready to print: the enriched event plus its wall-clock time. */
@@ -15,27 +16,7 @@ export interface TimedEvent extends EnrichedEvent {
   timeNs: bigint;
 }
 
-/** Signal names for exit events (x86-64 numbering, signal(7)). */
-const SIGNALS = [
-  "",
-  "SIGHUP",
-  "SIGINT",
-  "SIGQUIT",
-  "SIGILL",
-  "SIGTRAP",
-  "SIGABRT",
-  "SIGBUS",
-  "SIGFPE",
-  "SIGKILL",
-  "SIGUSR1",
-  "SIGSEGV",
-  "SIGUSR2",
-  "SIGPIPE",
-  "SIGALRM",
-  "SIGTERM",
-];
-
-function processJson(event: ProcessEvent): Record<string, unknown> {
+function processJson(event: TraceEvent): Record<string, unknown> {
   const common = {
     pid: event.pid,
     ppid: event.ppid,
@@ -51,12 +32,56 @@ function processJson(event: ProcessEvent): Record<string, unknown> {
       args_truncated: event.argsTruncated,
     };
   }
+  if (event.type === "exit") {
+    return {
+      ...common,
+      exit_code: event.exitCode,
+      signal: event.signal,
+      duration_ns: Number(event.durationNs),
+    };
+  }
+  return common;
+}
+
+/**
+ * The outcome of a TCP event: `established` (connect succeeded, accept), `failed`
+ * (connect), `closed` (close).
+ */
+function tcpResult(event: TcpEvent): "established" | "failed" | "closed" {
+  if (event.type === "close") return "closed";
+  return event.type === "accept" || event.tcpState === 1 ? "established" : "failed";
+}
+
+function netJson(event: TcpEvent): Record<string, unknown> {
   return {
-    ...common,
-    exit_code: event.exitCode,
-    signal: event.signal,
+    ...event.net,
+    result: tcpResult(event),
+    state: tcpStateName(event.tcpState),
+    error: event.error ? errnoName(event.error) : null,
     duration_ns: Number(event.durationNs),
   };
+}
+
+function fileJson(event: OpenEvent): Record<string, unknown> {
+  return {
+    path: event.path,
+    path_truncated: event.pathTruncated,
+    flags: openFlagNames(event.flags),
+    mode: event.mode,
+    fd: event.result >= 0 ? event.result : null,
+    error: event.result < 0 ? errnoName(-event.result) : null,
+    syscall: event.openat2 ? "openat2" : "openat",
+    duration_ns: Number(event.durationNs),
+  };
+}
+
+/** The kind-specific object of an event: `net` for TCP events, `file` for opens. */
+function detailJson(event: TraceEvent): Record<string, unknown> {
+  if (event.type === "connect" || event.type === "accept" || event.type === "close") {
+    return { net: netJson(event) };
+  }
+  if (event.type === "open") return { file: fileJson(event) };
+  return {};
 }
 
 /**
@@ -64,35 +89,81 @@ function processJson(event: ProcessEvent): Record<string, unknown> {
  * for events whose container could not be resolved in time (`unresolved: true`).
  */
 export function traceEventJson(timed: TimedEvent, node: string): Record<string, unknown> {
-  const { event, record } = timed;
+  const { record } = timed;
+  return {
+    ...eventHead(timed, node),
+    container: record ? containerJson(record) : null,
+    pod: timed.pod ? podJson(timed.pod) : null,
+    ...eventTail(timed),
+  };
+}
+
+/**
+ * The NDJSON line of one event: `JSON.stringify(traceEventJson(timed, node))`, built faster.
+ * The container and pod objects are the same for every event of a container and make up
+ * about two thirds of a line, so their JSON text is made once per record (records are not
+ * changed once built) and spliced in; only the event's own fields are serialized per event.
+ */
+export function traceEventLine(timed: TimedEvent, node: string): string {
+  const container = timed.record ? cachedJson(containerTexts, timed.record, containerJson) : "null";
+  const pod = timed.pod ? cachedJson(podTexts, timed.pod, podJson) : "null";
+  const head = JSON.stringify(eventHead(timed, node));
+  const tail = JSON.stringify(eventTail(timed));
+  return `${head.slice(0, -1)},"container":${container},"pod":${pod},${tail.slice(1)}`;
+}
+
+/** The fields before `container`, in the contract's order. */
+function eventHead(timed: TimedEvent, node: string): Record<string, unknown> {
+  const { event } = timed;
   return {
     time: nsToRfc3339(timed.timeNs),
     type: event.type,
     node,
     process: processJson(event),
-    container: record
-      ? {
-        id: record.id,
-        name: record.name,
-        image: record.image,
-        image_id: record.image_id,
-        runtime: record.runtime,
-        compose: record.compose,
-      }
-      : null,
-    pod: timed.pod
-      ? {
-        name: timed.pod.name,
-        namespace: timed.pod.namespace,
-        uid: timed.pod.uid,
-        labels: timed.pod.labels,
-      }
-      : null,
+    ...detailJson(event),
+  };
+}
+
+/** The fields after `pod`. */
+function eventTail(timed: TimedEvent): Record<string, unknown> {
+  return {
     pod_sandbox: timed.sandbox,
     unresolved: timed.unresolved,
-    cgroup_id: Number(event.cgroupId),
-    mntns_id: Number(event.mntnsId),
+    cgroup_id: Number(timed.event.cgroupId),
+    mntns_id: Number(timed.event.mntnsId),
   };
+}
+
+function containerJson(record: ContainerRecord): Record<string, unknown> {
+  return {
+    id: record.id,
+    name: record.name,
+    image: record.image,
+    image_id: record.image_id,
+    runtime: record.runtime,
+    compose: record.compose,
+    // As in the record: only containerd's own API's containers have one.
+    ...(record.containerd_namespace !== undefined
+      ? { containerd_namespace: record.containerd_namespace }
+      : {}),
+  };
+}
+
+function podJson(pod: PodRecord): Record<string, unknown> {
+  return { name: pod.name, namespace: pod.namespace, uid: pod.uid, labels: pod.labels };
+}
+
+const containerTexts = new WeakMap<ContainerRecord, string>();
+const podTexts = new WeakMap<PodRecord, string>();
+
+function cachedJson<T extends object>(
+  texts: WeakMap<T, string>,
+  value: T,
+  json: (value: T) => Record<string, unknown>,
+): string {
+  let text = texts.get(value);
+  if (text === undefined) texts.set(value, text = JSON.stringify(json(value)));
+  return text;
 }
 
 /** The NDJSON object reporting samples the kernel dropped. */
@@ -107,12 +178,59 @@ export function lostEventJson(
 
 /** Human text of an exit: "exit 3 after 1.25 s" or "killed by SIGKILL after 20 ms". */
 export function describeExit(exitCode: number, signal: number, durationNs: bigint): string {
+  const how = signal !== 0 ? `killed by ${signalName(signal)}` : `exit ${exitCode}`;
+  return `[${how} after ${formatDuration(durationNs)}]`;
+}
+
+/** "1.25 s" from 1.25e9 ns, "20.0 ms" below a second. */
+function formatDuration(durationNs: bigint): string {
   const ms = Number(durationNs) / 1e6;
-  const duration = ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`;
-  const how = signal !== 0
-    ? `killed by ${SIGNALS[signal] ?? `signal ${signal}`}`
-    : `exit ${exitCode}`;
-  return `[${how} after ${duration}]`;
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`;
+}
+
+/** `addr:port`, IPv6 addresses in brackets (`[::1]:8080`). */
+function endpoint(address: string, port: number): string {
+  return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/**
+ * Human text of a TCP event: `connect 10.0.0.2:41234 -> 10.0.0.9:5432 established (0.2 ms)`,
+ * `... failed ECONNREFUSED`, `accept 10.0.0.9:5432 <- 10.0.0.2:41234`, `close ... after 1.20 s`.
+ */
+export function describeTcp(event: TcpEvent): string {
+  const local = endpoint(event.net.saddr, event.net.sport);
+  const remote = endpoint(event.net.daddr, event.net.dport);
+  if (event.type === "accept") return `accept ${local} <- ${remote}`;
+  const link = `${local} -> ${remote}`;
+  const error = event.error ? ` ${errnoName(event.error)}` : "";
+  if (event.type === "close") {
+    return `close ${link} after ${formatDuration(event.durationNs)} from ${
+      tcpStateName(event.tcpState)
+    }${error}`;
+  }
+  return `connect ${link} ${tcpResult(event)}${error} (${formatDuration(event.durationNs)})`;
+}
+
+/** Human text of an open: `open /etc/hosts O_RDONLY|O_CLOEXEC = 3` or `... = ENOENT`. */
+export function describeOpen(event: OpenEvent): string {
+  const result = event.result >= 0 ? String(event.result) : errnoName(-event.result);
+  return `open ${event.path}${event.pathTruncated ? "…" : ""} ${
+    openFlagNames(event.flags).join("|")
+  } = ${result}`;
+}
+
+/** The DETAILS column: argv of an exec, the outcome of an exit, the text of other kinds. */
+function describeEvent(event: TraceEvent): string {
+  switch (event.type) {
+    case "exec":
+      return event.args.join(" ") + (event.argsTruncated ? " …" : "");
+    case "exit":
+      return describeExit(event.exitCode, event.signal, event.durationNs);
+    case "open":
+      return describeOpen(event);
+    default:
+      return describeTcp(event);
+  }
 }
 
 /**
@@ -121,6 +239,10 @@ export function describeExit(exitCode: number, signal: number, durationNs: bigin
  */
 const podField = (t: TimedEvent, value: (p: NonNullable<TimedEvent["pod"]>) => string) =>
   t.pod ? value(t.pod) : t.unresolved ? "?" : t.record ? "-" : "<host>";
+
+/** The pod's namespace, else containerd's namespace (as `ps` shows it), else as `podField`. */
+const namespaceField = (t: TimedEvent) =>
+  t.pod ? t.pod.namespace : t.record?.containerd_namespace ?? podField(t, (p) => p.namespace);
 
 /** The container's name, `<sandbox>` for the pod sandbox's own processes. */
 const containerName = (t: TimedEvent) =>
@@ -136,8 +258,9 @@ export const TRACE_COLUMNS: readonly Column<TimedEvent>[] = [
   },
   {
     header: "NAMESPACE",
-    description: "pod namespace (<host> outside containers, ? when unresolved)",
-    value: (t) => podField(t, (p) => p.namespace),
+    description:
+      "pod namespace; containerd's namespace for containerd's own API (<host> outside containers, ? when unresolved)",
+    value: namespaceField,
     width: 16,
   },
   { header: "POD", description: "pod name", value: (t) => podField(t, (p) => p.name), width: 24 },
@@ -166,54 +289,9 @@ export const TRACE_COLUMNS: readonly Column<TimedEvent>[] = [
     width: 15,
   },
   {
-    header: "ARGS",
-    description: "exec: argv (… when cut at 1024 bytes); exit: [exit code or signal, lifetime]",
-    value: (t) =>
-      t.event.type === "exec"
-        ? t.event.args.join(" ") + (t.event.argsTruncated ? " …" : "")
-        : describeExit(t.event.exitCode, t.event.signal, t.event.durationNs),
+    header: "DETAILS",
+    description:
+      "exec: argv (… when cut at 1024 bytes); exit: [exit code or signal, lifetime]; connect, accept, close: the TCP connection, local end first; open: path, flags = fd or errno",
+    value: (t) => describeEvent(t.event),
   },
 ];
-
-/**
- * True when an exec matches a `--until-exec` pattern: its binary path, its `argv[0]`, or the
- * binary's base name equals the pattern, which may be a glob (`*` and `?` within one path
- * segment, `[abc]` classes). Text inside the arguments never matches: see
- * {@linkcode execArgsContain}.
- *
- * @example execMatches(exec("/bin/sh", ["/bin/sh", "-c", "/bin/hostname"]), "/bin/hostname") // false
- */
-export function execMatches(event: ProcessEvent, pattern: string | RegExp): boolean {
-  if (event.type !== "exec") return false;
-  const glob = typeof pattern === "string" ? globToRegExp(pattern) : pattern;
-  const base = event.binary.slice(event.binary.lastIndexOf("/") + 1);
-  return glob.test(event.binary) || glob.test(event.args[0] ?? "") || glob.test(base);
-}
-
-/** True when an exec's command line (argv joined by spaces) contains `text` (`--until-args`). */
-export function execArgsContain(event: ProcessEvent, text: string): boolean {
-  return event.type === "exec" && event.args.join(" ").includes(text);
-}
-
-/**
- * Compiles a shell-style glob into an anchored regular expression: `*` is any run of
- * characters but `/`, `?` one such character, `[...]` a class (`[!...]` negated); anything
- * else, and a `[` without its `]`, is literal.
- */
-export function globToRegExp(glob: string): RegExp {
-  let source = "";
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === "*") source += "[^/]*";
-    else if (c === "?") source += "[^/]";
-    else if (c === "[" && glob.indexOf("]", i + 2) !== -1) {
-      const end = glob.indexOf("]", i + 2);
-      const body = glob.slice(i + 1, end);
-      const negated = body.startsWith("!");
-      const members = (negated ? body.slice(1) : body).replace(/[\\\]^]/g, "\\$&");
-      source += `[${negated ? "^" : ""}${members}]`;
-      i = end;
-    } else source += c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-  }
-  return new RegExp(`^${source}$`);
-}

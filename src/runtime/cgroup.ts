@@ -18,6 +18,7 @@
  * | `/docker/<id>` | dockerd cgroupfs driver (`daemon/oci_linux.go`, default cgroup parent `/docker`) |
  * | `/libpod_parent/libpod-<id>` | Podman cgroupfs driver (libpod `CgroupfsDefaultCgroupParent`) |
  * | `/k8s.io/<id>` | containerd CRI given no cgroup parent: the containerd namespace is the parent (seen on this lab, containerd 1.6.20) |
+ * | `/<namespace>/<id>` | containerd's default `cgroupsPath` outside Kubernetes (`ctr run`, nerdctl with cgroupfs; containerd `oci/spec.go`): the id is whatever `ctr run` was given (`job1`), so any containerd identifier right below a top-level cgroup named like a containerd namespace (not a systemd unit, not another layout's parent) is a candidate; the runtime's record decides |
  * | `/docker/<outer id>/kubepods/…/<id>`, `/docker/<outer id>/docker/<id>` | a runtime inside a container: a kind node (kubernetes-sigs/kind runs each node as a Docker container with containerd inside) or docker-in-docker; the inner runtime's cgroups sit below the outer container's, in any of the layouts above |
  *
  * A path can name several containers (the nested rows). The innermost id is the container
@@ -117,6 +118,44 @@ const CGROUPFS_POD = new RegExp(`^pod(?<uid>${UID_DASHED})$`);
 const SYSTEMD_CGROUPS_PATH = /^(?<slice>[^/:]*):(?<prefix>[^/:]*):(?<name>[^/:]+)$/;
 
 /**
+ * A containerd identifier (containerd `pkg/identifiers`: alphanumerics joined by single `.`,
+ * `_` or `-`, at most 76 characters): a namespace or container name.
+ */
+const CONTAINERD_IDENTIFIER = /^(?=.{1,76}$)[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
+
+/** Top-level cgroups of other layouts, never a containerd namespace of `/<namespace>/<id>`. */
+const NOT_CONTAINERD_NAMESPACES = new Set([
+  "kubepods",
+  "docker",
+  "libpod_parent",
+  "k8s.io",
+  "moby",
+]);
+
+/** systemd unit names (`system.slice`, `init.scope`, `ssh.service`): host cgroups. */
+const SYSTEMD_UNIT = /\.(?:slice|scope|service|socket|mount|swap|device|target)$/;
+
+/**
+ * containerd's default layout `/<namespace>/<id>` with any container id (a `ctr run` id
+ * such as `job1`): `segments` are the whole path, exactly two names.
+ */
+function containerdDefaultLayout(segments: readonly string[]): CgroupCandidate | undefined {
+  if (segments.length !== 2) return undefined;
+  const [namespace = "", id = ""] = segments;
+  // A name another layout knows (`crio-<id>`, a conmon scope, a bare id) is that layout's.
+  if (
+    matchContainer(id, namespace) !== undefined ||
+    matchContainer(namespace, undefined) !== undefined
+  ) {
+    return undefined;
+  }
+  if (NOT_CONTAINERD_NAMESPACES.has(namespace)) return undefined;
+  if (SYSTEMD_UNIT.test(namespace) || SYSTEMD_UNIT.test(id)) return undefined;
+  if (!CONTAINERD_IDENTIFIER.test(namespace) || !CONTAINERD_IDENTIFIER.test(id)) return undefined;
+  return { runtime: "unknown", containerId: id, segmentIndex: 1 };
+}
+
+/**
  * Splits a cgroup path into its cgroup names.
  *
  * Decisions: empty segments (doubled or trailing `/`) are dropped, as runc cleans a
@@ -179,6 +218,8 @@ export function cgroupSegments(path: string): string[] | undefined {
  * ```
  */
 export function containerCandidates(segments: readonly string[]): CgroupCandidate[] {
+  const containerd = containerdDefaultLayout(segments);
+  if (containerd) return [containerd];
   const found: CgroupCandidate[] = [];
   let podFrom = 0;
   for (const [index, segment] of segments.entries()) {
@@ -256,7 +297,7 @@ export function cgroupPathAgrees(
  * @returns The runtime, container id and, under kubelet, pod uid and QoS class; `undefined`
  *   when the path is not inside a container: the root, a service, a login session, a
  *   pod-level cgroup, conmon's scope, a path {@linkcode cgroupSegments} refuses, and ids
- *   that are not exactly 64 lowercase hex digits.
+ *   that are not exactly 64 lowercase hex digits (but in containerd's `/<namespace>/<id>`).
  *
  * @example
  * ```ts

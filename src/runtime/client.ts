@@ -49,6 +49,8 @@ export interface SandboxRecord {
   cgroupPaths: string[];
   /** Its cgroup directory's id (inode in the v2 tree) while it exists. */
   cgroupId?: bigint;
+  /** Host pid of its init (pause, the infra container's command) while it runs, if known. */
+  pid?: number;
 }
 
 /**
@@ -84,6 +86,14 @@ export interface ContainerSource extends Disposable {
    * @throws {RuntimeUnavailableError|PermissionError}
    */
   sandbox(id: string): Promise<SandboxRecord | undefined>;
+
+  /**
+   * The running pod sandboxes with their init's pid, to tell whose mount namespace a
+   * runtime helper joined (an exec into a Podman pod's infra container). Runtimes without
+   * pod sandboxes leave it out.
+   * @throws {RuntimeUnavailableError|PermissionError}
+   */
+  sandboxes?(): Promise<SandboxRecord[]>;
 
   /** Closes the connection; further calls fail. */
   close(): void;

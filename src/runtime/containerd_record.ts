@@ -7,6 +7,7 @@
  */
 import type { ContainerProcessFacts, ContainerRecord, ContainerStateName } from "./record.ts";
 import { composeOf, nsToRfc3339 } from "./record.ts";
+import { objectField, stringField, stringMapField } from "./json_shape.ts";
 import {
   CONTAINERD_CRI_KIND_LABEL,
   CONTAINERD_CRI_SANDBOX_KIND,
@@ -69,17 +70,26 @@ export interface OciSpecSubset {
 
 /**
  * Decodes the OCI runtime spec a container's `spec` Any holds: containerd stores it as JSON
- * (type `types.containerd.io/opencontainers/runtime-spec/1/Spec`).
+ * (type `types.containerd.io/opencontainers/runtime-spec/1/Spec`). Protobuf decoding types
+ * the Any, not the JSON inside it: each field is read by `json_shape.ts`'s readers, a field
+ * of the wrong type dropped (`annotations: null`, `linux.cgroupsPath: 5`), annotation values
+ * that are not strings too.
  * @returns the spec, or `{}` when absent or not JSON (never throws: the spec only adds facts)
  */
 export function decodeOciSpec(spec: ContainerdContainer["spec"]): OciSpecSubset {
   if (!spec?.value || spec.value.length === 0) return {};
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(new TextDecoder().decode(spec.value));
-    return parsed && typeof parsed === "object" ? parsed as OciSpecSubset : {};
+    parsed = JSON.parse(new TextDecoder().decode(spec.value));
   } catch {
     return {};
   }
+  const decoded: OciSpecSubset = {};
+  const annotations = stringMapField(parsed, "annotations");
+  if (annotations !== undefined) decoded.annotations = annotations;
+  const cgroupsPath = stringField(objectField(parsed, "linux"), "cgroupsPath");
+  if (cgroupsPath !== undefined) decoded.linux = { cgroupsPath };
+  return decoded;
 }
 
 /** True for a pod sandbox that containerd's CRI plugin made (label `io.cri-containerd.kind`). */

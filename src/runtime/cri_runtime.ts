@@ -10,6 +10,7 @@ import type { RuntimeClient, RuntimeVersion, SandboxRecord } from "./client.ts";
 import { CriClient } from "./cri_client.ts";
 import { ContainerInventory } from "./inventory.ts";
 import type { ContainerRecord } from "./record.ts";
+import type { CriPodSandbox } from "./cri_types.ts";
 import { podRecordOfSandbox } from "./record.ts";
 import { cgroupsPathToCgroupPath, parseContainerInfo } from "./container_info.ts";
 import { cgroupIdOfPath } from "./cgroup.ts";
@@ -41,6 +42,8 @@ export class CriRuntimeClient implements RuntimeClient {
   /** The gRPC client (for callers that speak CRI itself: the lab, tests). */
   readonly cri: CriClient;
   readonly #inventory: ContainerInventory;
+  /** Ready sandboxes whose pid is known, by id (see {@linkcode sandboxes}). */
+  #ready = new Map<string, SandboxRecord>();
 
   /**
    * @param socketPath the CRI socket's path
@@ -87,7 +90,27 @@ export class CriRuntimeClient implements RuntimeClient {
   /** The sandbox from ListPodSandbox, its cgroup from verbose PodSandboxStatus. */
   async sandbox(id: string): Promise<SandboxRecord | undefined> {
     const sandbox = (await this.cri.listPodSandboxes()).find((s) => s.id === id);
-    if (!sandbox) return undefined;
+    return sandbox && await this.#sandboxOf(sandbox);
+  }
+
+  /**
+   * The ready pod sandboxes, each with its pause's pid: one ListPodSandbox, and one verbose
+   * PodSandboxStatus per sandbox not seen before (a sandbox's pid never changes).
+   */
+  async sandboxes(): Promise<SandboxRecord[]> {
+    const ready = (await this.cri.listPodSandboxes()).filter((s) => s.state === "SANDBOX_READY");
+    const known = new Map<string, SandboxRecord>();
+    const found = await Promise.all(ready.map(async (sandbox) => {
+      const record = this.#ready.get(sandbox.id) ?? await this.#sandboxOf(sandbox);
+      if (record.pid !== undefined) known.set(sandbox.id, record);
+      return record;
+    }));
+    this.#ready = known;
+    return found.filter((record) => record.pid !== undefined);
+  }
+
+  async #sandboxOf(sandbox: CriPodSandbox): Promise<SandboxRecord> {
+    const id = sandbox.id;
     const response = await this.cri.call<{ info?: Record<string, string> }>(
       "RuntimeService",
       "PodSandboxStatus",
@@ -97,7 +120,8 @@ export class CriRuntimeClient implements RuntimeClient {
       throw error;
     });
     const found: SandboxRecord = { id, pod: podRecordOfSandbox(sandbox), cgroupPaths: [] };
-    const { specCgroupsPath } = parseContainerInfo(response.info);
+    const { specCgroupsPath, pid } = parseContainerInfo(response.info);
+    if (pid !== undefined) found.pid = pid;
     if (!specCgroupsPath) return found;
     const expanded = cgroupsPathToCgroupPath(specCgroupsPath);
     found.cgroupPaths = [

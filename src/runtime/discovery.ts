@@ -60,6 +60,11 @@ export interface EndpointProbe {
   apiVersion?: string;
   /** CRI runtimes only: the same as apiVersion (kept for `runtimes -o json`). */
   criApiVersion?: string;
+  /**
+   * The other candidate paths that are this same socket (`unix:///var/run/docker.sock` when
+   * `/var/run` links to `/run`, `DOCKER_HOST` naming a well-known socket), not probed again.
+   */
+  alsoAt?: string[];
 }
 
 /** Options of discovery. */
@@ -196,13 +201,57 @@ function statusOf(error: CliError, mismatch: ProbeStatus): ProbeStatus {
   return mismatch;
 }
 
-/** Probes every candidate (for `crienrich runtimes`), in order. */
+/**
+ * Probes every candidate (for `crienrich runtimes` and `doctor`), in order, each socket
+ * once: a candidate that is the same socket as an earlier one (same device and inode) is
+ * not probed again but named in the earlier one's `alsoAt`, as {@linkcode connectRuntimes}
+ * (`ps`, `trace`) counts it once.
+ */
 export async function probeAll(options: DiscoveryOptions): Promise<EndpointProbe[]> {
-  const candidates = endpointCandidates(options);
+  const distinct = await distinctCandidates(endpointCandidates(options));
   const results = await Promise.all(
-    candidates.map((candidate) => probeWithCompanions(candidate, options.timeoutMs)),
+    distinct.map(async ({ candidate, alsoAt }) => {
+      const probed = await probeWithCompanions(candidate, options.timeoutMs);
+      return probed.map(({ probe }) =>
+        alsoAt.length > 0 ? { ...probe, alsoAt: alsoAt.map((path) => `unix://${path}`) } : probe
+      );
+    }),
   );
-  return results.flat().map((result) => result.probe);
+  return results.flat();
+}
+
+/**
+ * The candidates, each socket once under its first path (same device and inode: `/run/x`
+ * and `/var/run/x` when `/var/run` links to `/run`, `DOCKER_HOST` naming a well-known
+ * socket), with the other paths it was found at. Candidates that cannot be stat'ed (missing)
+ * are kept as they are.
+ * @param onSkip called with one line per candidate left out (for `--debug`)
+ */
+export async function distinctCandidates(
+  candidates: readonly EndpointCandidate[],
+  onSkip: (line: string) => void = () => {},
+): Promise<{ candidate: EndpointCandidate; alsoAt: string[] }[]> {
+  const byIdentity = new Map<string, { candidate: EndpointCandidate; alsoAt: string[] }>();
+  const distinct: { candidate: EndpointCandidate; alsoAt: string[] }[] = [];
+  const infos = await Promise.all(
+    candidates.map((candidate) => Deno.stat(candidate.path).catch(() => undefined)),
+  );
+  for (const [index, candidate] of candidates.entries()) {
+    const info = infos[index];
+    const identity = info?.ino ? `${info.dev}:${info.ino}` : undefined;
+    const first = identity === undefined ? undefined : byIdentity.get(identity);
+    if (first) {
+      onSkip(`skip unix://${candidate.path}: the same socket as one tried before`);
+      if (first.candidate.path !== candidate.path && !first.alsoAt.includes(candidate.path)) {
+        first.alsoAt.push(candidate.path);
+      }
+      continue;
+    }
+    const entry = { candidate, alsoAt: [] as string[] };
+    if (identity !== undefined) byIdentity.set(identity, entry);
+    distinct.push(entry);
+  }
+  return distinct;
 }
 
 /**
@@ -289,18 +338,8 @@ export async function connectRuntimes(
   options: DiscoveryOptions,
   onSkip: (line: string) => void = () => {},
 ): Promise<ConnectedRuntimes> {
-  const seen = new Set<string>();
-  const candidates: EndpointCandidate[] = [];
-  for (const candidate of endpointCandidates(options)) {
-    const info = await Deno.stat(candidate.path).catch(() => undefined);
-    const identity = info?.ino ? `${info.dev}:${info.ino}` : undefined;
-    if (identity !== undefined && seen.has(identity)) {
-      onSkip(`skip unix://${candidate.path}: the same socket as one tried before`);
-      continue;
-    }
-    if (identity !== undefined) seen.add(identity);
-    candidates.push(candidate);
-  }
+  const candidates = (await distinctCandidates(endpointCandidates(options), onSkip))
+    .map(({ candidate }) => candidate);
   const probedByCandidate = await Promise.all(
     candidates.map((candidate) => probeWithCompanions(candidate, options.timeoutMs)),
   );

@@ -10,7 +10,15 @@
  *
  * @module
  */
-import type { DockerContainerInspect } from "./docker_record.ts";
+import { type DockerContainerInspect, parseDockerInspect } from "./docker_record.ts";
+import {
+  describeJson,
+  isJsonObject,
+  listField,
+  MalformedAnswerError,
+  objectField,
+  stringField,
+} from "./json_shape.ts";
 import {
   type CliError,
   errorMessage,
@@ -34,12 +42,52 @@ export const DOCKER_API_MIN_VERSION = "1.24";
  */
 export const DOCKER_API_MAX_VERSION = "1.47";
 
-/** The parts of `GET /version` used here. */
+/**
+ * The parts of `GET /version` used here (Podman's `Components[].Details.APIVersion` too), as
+ * {@linkcode parseDockerVersion} gives them: every field present is of its type.
+ */
 export interface DockerVersionResponse {
   Version?: string;
   ApiVersion?: string;
   MinAPIVersion?: string;
-  Components?: { Name?: string; Version?: string }[];
+  Components?: { Name?: string; Version?: string; Details?: { APIVersion?: string } }[];
+}
+
+/**
+ * A `GET /version` answer as read here: each field kept only when of its type, components
+ * that are no objects dropped.
+ * @throws {MalformedAnswerError} when the answer is no object, or its `ApiVersion` is there
+ *   but no string (an answer without `ApiVersion` is left to the caller: not the Engine API)
+ * @example parseDockerVersion({ Version: 27, ApiVersion: "1.47" }) // { ApiVersion: "1.47" }
+ */
+export function parseDockerVersion(answer: unknown): DockerVersionResponse {
+  if (!isJsonObject(answer)) {
+    throw new MalformedAnswerError(`${describeJson(answer)}, not an object`);
+  }
+  if ("ApiVersion" in answer && typeof answer.ApiVersion !== "string") {
+    throw new MalformedAnswerError(
+      `an object whose ApiVersion is ${describeJson(answer.ApiVersion)}, not a string`,
+    );
+  }
+  const version: DockerVersionResponse = {};
+  for (const key of ["Version", "ApiVersion", "MinAPIVersion"] as const) {
+    const value = stringField(answer, key);
+    if (value !== undefined) version[key] = value;
+  }
+  const components = listField(answer, "Components");
+  if (components) {
+    version.Components = components.filter(isJsonObject).map((raw) => {
+      const component: NonNullable<DockerVersionResponse["Components"]>[number] = {};
+      const name = stringField(raw, "Name");
+      if (name !== undefined) component.Name = name;
+      const componentVersion = stringField(raw, "Version");
+      if (componentVersion !== undefined) component.Version = componentVersion;
+      const apiVersion = stringField(objectField(raw, "Details"), "APIVersion");
+      if (apiVersion !== undefined) component.Details = { APIVersion: apiVersion };
+      return component;
+    });
+  }
+  return version;
 }
 
 /**
@@ -99,13 +147,20 @@ export interface DockerApiOptions {
  * An Engine API connection over one unix socket.
  *
  * Errors: {@linkcode RuntimeUnavailableError} (no socket, refused, no answer within the
- * deadline, not the Engine API), {@linkcode PermissionError} (the socket is root-only or
- * in the `docker` group), {@linkcode NotFoundError} (404 on an object's path).
+ * deadline, not the Engine API, an answer of the wrong shape), {@linkcode PermissionError}
+ * (the socket is root-only or in the `docker` group), {@linkcode NotFoundError} (404 on an
+ * object's path).
+ *
+ * Every answer is read through a `read` function (`json_shape.ts`'s readers) before anyone
+ * uses it: one that throws a {@linkcode MalformedAnswerError} makes the call fail with a
+ * {@linkcode RuntimeUnavailableError} naming the socket, the call and what was wrong
+ * (`Docker socket "/x" answered GET /containers/json with an object, not a list`).
  *
  * @example
  * ```ts
  * using api = new DockerApi("/var/run/docker.sock");
- * const containers = await api.get<unknown[]>("/containers/json?all=true");
+ * const ids = await api.get("/containers/json?all=true", (answer) =>
+ *   expectList(answer, (entry) => expectObjectWithId(entry).Id));
  * ```
  */
 export class DockerApi implements Disposable {
@@ -128,41 +183,41 @@ export class DockerApi implements Disposable {
    * @throws {RuntimeUnavailableError|PermissionError}
    */
   negotiate(): Promise<{ version: DockerVersionResponse; apiVersion: string }> {
-    this.#negotiated ??= this.#request<DockerVersionResponse>("/version", "GET /version")
-      .then((version) => {
-        if (typeof version !== "object" || version === null || !("ApiVersion" in version)) {
-          throw new RuntimeUnavailableError(
-            `Cannot use ${this.#where}: its GET /version answer is not the Docker Engine API's`,
-          );
-        }
-        return {
-          version,
-          apiVersion: negotiateApiVersion(version.ApiVersion, this.#where),
-        };
-      });
+    this.#negotiated ??= this.#request("/version", "GET /version", (answer) => {
+      if (!isJsonObject(answer) || !("ApiVersion" in answer)) {
+        throw new RuntimeUnavailableError(
+          `Cannot use ${this.#where}: its GET /version answer is not the Docker Engine API's`,
+        );
+      }
+      const version = parseDockerVersion(answer);
+      return { version, apiVersion: negotiateApiVersion(version.ApiVersion, this.#where) };
+    });
     // A failed negotiation is not kept: the next call asks again.
     this.#negotiated.catch(() => (this.#negotiated = undefined));
     return this.#negotiated;
   }
 
   /**
-   * `GET /v<negotiated>/<path>`, the JSON body parsed.
+   * `GET /v<negotiated>/<path>`, the JSON body parsed and read by `read`.
    * @param path e.g. `/containers/json?all=true`
+   * @param read checks the answer's shape and gives it its type (`json_shape.ts`)
    * @throws {NotFoundError} on 404
-   * @throws {RuntimeUnavailableError|PermissionError}
+   * @throws {RuntimeUnavailableError} also when `read` finds the answer malformed
+   * @throws {PermissionError}
    */
-  async get<T>(path: string): Promise<T> {
+  async get<T>(path: string, read: (answer: unknown) => T): Promise<T> {
     const { apiVersion } = await this.negotiate();
-    return this.#request<T>(`/v${apiVersion}${path}`, `GET ${path.replace(/\?.*$/, "")}`);
+    return this.#request(`/v${apiVersion}${path}`, `GET ${path.replace(/\?.*$/, "")}`, read);
   }
 
   /**
-   * `GET /containers/{id}/json`: one container, inspected.
+   * `GET /containers/{id}/json`: one container, inspected ({@linkcode parseDockerInspect}).
    * @throws {NotFoundError} when the daemon has no such container
-   * @throws {RuntimeUnavailableError|PermissionError}
+   * @throws {RuntimeUnavailableError} also when the answer is no object with a string `Id`
+   * @throws {PermissionError}
    */
   inspectContainer(id: string): Promise<DockerContainerInspect> {
-    return this.get<DockerContainerInspect>(`/containers/${encodeURIComponent(id)}/json`);
+    return this.get(`/containers/${encodeURIComponent(id)}/json`, parseDockerInspect);
   }
 
   /**
@@ -176,23 +231,26 @@ export class DockerApi implements Disposable {
     });
   }
 
-  /** The daemon's cgroup driver (`GET /info`'s `CgroupDriver`), asked once; undefined if unsaid. */
+  /**
+   * The daemon's cgroup driver (`GET /info`'s `CgroupDriver`), asked once; undefined if unsaid
+   * (or not a string, or the call failed: it only helps place exited containers).
+   */
   cgroupDriver(): Promise<string | undefined> {
-    this.#cgroupDriver ??= this.get<{ CgroupDriver?: string }>("/info").then(
-      (info) => info.CgroupDriver,
-      () => undefined,
-    );
+    this.#cgroupDriver ??= this.get("/info", (info) => stringField(info, "CgroupDriver"))
+      .catch(() => undefined);
     return this.#cgroupDriver;
   }
 
   /**
-   * `GET <path>` exactly as given, the JSON body parsed: for paths versioned otherwise than
-   * the Engine API, as libpod's `/v4.3.1/libpod/containers/json` on Podman's service.
+   * `GET <path>` exactly as given, the JSON body parsed and read by `read`: for paths
+   * versioned otherwise than the Engine API, as libpod's `/v4.3.1/libpod/containers/json` on
+   * Podman's service.
    * @throws {NotFoundError} on 404
-   * @throws {RuntimeUnavailableError|PermissionError}
+   * @throws {RuntimeUnavailableError} also when `read` finds the answer malformed
+   * @throws {PermissionError}
    */
-  getAt<T>(path: string): Promise<T> {
-    return this.#request<T>(path, `GET ${path.replace(/\?.*$/, "")}`);
+  getAt<T>(path: string, read: (answer: unknown) => T): Promise<T> {
+    return this.#request(path, `GET ${path.replace(/\?.*$/, "")}`, read);
   }
 
   get #where(): string {
@@ -203,7 +261,7 @@ export class DockerApi implements Disposable {
     return this.#service === "Podman" ? "podman system service" : "dockerd";
   }
 
-  async #request<T>(path: string, call: string): Promise<T> {
+  async #request<T>(path: string, call: string, read: (answer: unknown) => T): Promise<T> {
     let response: Response;
     try {
       // The host part is ignored: the connection is the socket's.
@@ -230,13 +288,22 @@ export class DockerApi implements Disposable {
         }${response.status === 404 ? " (not the Docker Engine API)" : ""}`,
       );
     }
+    let answer: unknown;
     try {
-      return JSON.parse(text) as T;
+      answer = JSON.parse(text);
     } catch (error) {
       throw new RuntimeUnavailableError(
         `${call} on ${this.#where}: the answer is not JSON (not the Docker Engine API)`,
         { cause: error },
       );
+    }
+    try {
+      return read(answer);
+    } catch (error) {
+      if (!(error instanceof MalformedAnswerError)) throw error;
+      throw new RuntimeUnavailableError(`${this.#where} answered ${call} with ${error.message}`, {
+        cause: error,
+      });
     }
   }
 

@@ -25,6 +25,7 @@ import { ProcessFactsReader } from "./process_facts.ts";
 import { DOCKER_SANDBOX_ID_LABEL } from "./labels.ts";
 import { podmanEngineOf } from "./podman_record.ts";
 import { NotFoundError } from "../errors.ts";
+import { expectList, expectObjectWithId } from "./json_shape.ts";
 
 /** Options of {@linkcode DockerClient}. */
 export interface DockerClientOptions {
@@ -77,10 +78,17 @@ export class DockerClient implements RuntimeClient {
     return { kind: "docker", name: "docker", version: version.Version ?? "", apiVersion };
   }
 
-  /** Every container but cri-dockerd's pod sandboxes (which are pods, not containers). */
+  /**
+   * Every container but cri-dockerd's pod sandboxes (which are pods, not containers).
+   * @throws {RuntimeUnavailableError} also when the list is no list of objects with a string
+   *   `Id`, or an inspect answer no object with one
+   */
   async list(): Promise<ContainerRecord[]> {
-    const listed = await this.#api.get<{ Id: string }[]>("/containers/json?all=true");
-    const inspected = await Promise.all(listed.map((c) => this.#api.inspectIfPresent(c.Id)));
+    const ids = await this.#api.get(
+      "/containers/json?all=true",
+      (answer) => expectList(answer, (entry) => expectObjectWithId(entry).Id),
+    );
+    const inspected = await Promise.all(ids.map((id) => this.#api.inspectIfPresent(id)));
     const byId = new Map(
       inspected.filter((i): i is DockerContainerInspect => i !== undefined).map((i) => [i.Id, i]),
     );
@@ -122,6 +130,7 @@ export class DockerClient implements RuntimeClient {
       cgroupPaths: facts.cgroupPath ? [facts.cgroupPath] : [],
     };
     if (facts.cgroupId !== undefined) found.cgroupId = facts.cgroupId;
+    if (facts.pid !== undefined) found.pid = facts.pid;
     return found;
   }
 

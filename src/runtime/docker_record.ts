@@ -30,8 +30,19 @@ import {
   POD_UID_LABEL,
 } from "./labels.ts";
 import { cgroupsPathToCgroupPath } from "./container_info.ts";
+import {
+  booleanField,
+  expectObjectWithId,
+  integerField,
+  objectField,
+  stringField,
+  stringMapField,
+} from "./json_shape.ts";
 
-/** The parts of `GET /containers/{id}/json` read here (Engine API 1.24+). */
+/**
+ * The parts of `GET /containers/{id}/json` read here (Engine API 1.24+), as
+ * {@linkcode parseDockerInspect} gives them: every field present is of its type.
+ */
 export interface DockerContainerInspect {
   Id: string;
   /** `/web`: the name with a leading slash. */
@@ -56,6 +67,58 @@ export interface DockerContainerInspect {
     Labels?: Record<string, string> | null;
   };
   HostConfig?: { CgroupParent?: string };
+}
+
+/**
+ * A `GET /containers/{id}/json` answer as read here: the fields of
+ * {@linkcode DockerContainerInspect}, each kept only when of its type (a wrong-typed field is
+ * dropped as if unsaid: `Name: []` gives no name, `Config.Labels: "x"` no labels, `State: 7`
+ * no state), and label values that are not strings dropped. Podman's Docker-compatible
+ * answer is read the same way.
+ * @throws {MalformedAnswerError} when the answer is no object with a non-empty string `Id`
+ * @example parseDockerInspect({ Id: "abc", Name: 5 }) // { Id: "abc" }
+ */
+export function parseDockerInspect(answer: unknown): DockerContainerInspect {
+  const raw = expectObjectWithId(answer);
+  const inspect: DockerContainerInspect = { Id: raw.Id };
+  const name = stringField(raw, "Name");
+  if (name !== undefined) inspect.Name = name;
+  const created = stringField(raw, "Created");
+  if (created !== undefined) inspect.Created = created;
+  const restarts = integerField(raw, "RestartCount");
+  if (restarts !== undefined) inspect.RestartCount = restarts;
+  const image = stringField(raw, "Image");
+  if (image !== undefined) inspect.Image = image;
+  const rawState = objectField(raw, "State");
+  if (rawState) {
+    const state: NonNullable<DockerContainerInspect["State"]> = {};
+    const status = stringField(rawState, "Status");
+    if (status !== undefined) state.Status = status;
+    const running = booleanField(rawState, "Running");
+    if (running !== undefined) state.Running = running;
+    const pid = integerField(rawState, "Pid");
+    if (pid !== undefined) state.Pid = pid;
+    const startedAt = stringField(rawState, "StartedAt");
+    if (startedAt !== undefined) state.StartedAt = startedAt;
+    const finishedAt = stringField(rawState, "FinishedAt");
+    if (finishedAt !== undefined) state.FinishedAt = finishedAt;
+    inspect.State = state;
+  }
+  const rawConfig = objectField(raw, "Config");
+  if (rawConfig) {
+    const config: NonNullable<DockerContainerInspect["Config"]> = {};
+    const configImage = stringField(rawConfig, "Image");
+    if (configImage !== undefined) config.Image = configImage;
+    const labels = stringMapField(rawConfig, "Labels");
+    if (labels !== undefined) config.Labels = labels;
+    inspect.Config = config;
+  }
+  const rawHost = objectField(raw, "HostConfig");
+  if (rawHost) {
+    const parent = stringField(rawHost, "CgroupParent");
+    inspect.HostConfig = parent !== undefined ? { CgroupParent: parent } : {};
+  }
+  return inspect;
 }
 
 /** Docker's `State.Status` as a record state: paused and restarting containers have processes. */

@@ -17,11 +17,13 @@ import {
   buildPodmanRecord,
   type LibpodContainerEntry,
   type LibpodPodEntry,
+  parseLibpodContainerEntry,
+  parseLibpodPodEntry,
   podmanCgroupPath,
   podmanEngineOf,
   podmanPodOf,
-  type PodmanVersionResponse,
 } from "./podman_record.ts";
+import { expectList } from "./json_shape.ts";
 import type { ContainerRecord } from "./record.ts";
 import { ProcessFactsReader } from "./process_facts.ts";
 import { NotFoundError, RuntimeUnavailableError } from "../errors.ts";
@@ -80,11 +82,15 @@ export class PodmanClient implements RuntimeClient {
     return { kind: "podman", name: "podman", version, apiVersion };
   }
 
-  /** Every container but pods' infra containers (which are pod sandboxes). */
+  /**
+   * Every container but pods' infra containers (which are pod sandboxes).
+   * @throws {RuntimeUnavailableError} also when libpod's container or pod list is no list of
+   *   objects with a string `Id`, or an inspect answer no object with one
+   */
   async list(): Promise<ContainerRecord[]> {
     const [entries, pods] = await Promise.all([
-      this.#libpod<LibpodContainerEntry[]>("/containers/json?all=true"),
-      this.#libpod<LibpodPodEntry[]>("/pods/json"),
+      this.#libpod("/containers/json?all=true", readContainerList),
+      this.#libpod("/pods/json", readPodList),
     ]);
     const podById = new Map(pods.map((pod) => [pod.Id, pod]));
     const records = await Promise.all(
@@ -115,23 +121,47 @@ export class PodmanClient implements RuntimeClient {
   async sandbox(id: string): Promise<SandboxRecord | undefined> {
     const entry = await this.#entry(id);
     if (!entry?.IsInfra || !entry.Pod) return undefined;
-    const pod = podmanPodOf(entry, await this.#pod(entry.Pod));
-    const inspect = await this.#api.inspectIfPresent(id);
+    return await this.#sandboxOf(entry, await this.#pod(entry.Pod));
+  }
+
+  /** Every pod's running infra container, as its pod sandbox. */
+  async sandboxes(): Promise<SandboxRecord[]> {
+    const [entries, pods] = await Promise.all([
+      this.#libpod("/containers/json?all=true", readContainerList),
+      this.#libpod("/pods/json", readPodList),
+    ]);
+    const podById = new Map(pods.map((pod) => [pod.Id, pod]));
+    const found = await Promise.all(
+      entries.filter((entry) => entry.IsInfra && entry.Pod).map((entry) =>
+        this.#sandboxOf(entry, podById.get(entry.Pod!))
+      ),
+    );
+    return found.filter((s): s is SandboxRecord => s?.pid !== undefined);
+  }
+
+  /** The sandbox of an infra container's entry, with its init's pid while it runs. */
+  async #sandboxOf(
+    entry: LibpodContainerEntry,
+    podEntry: LibpodPodEntry | undefined,
+  ): Promise<SandboxRecord | undefined> {
+    const pod = podmanPodOf(entry, podEntry);
+    const inspect = await this.#api.inspectIfPresent(entry.Id);
     if (!pod || !inspect) return undefined;
     const facts = await this.#facts.read(dockerPidOf(inspect), await this.#recordedPath(inspect));
     const found: SandboxRecord = {
-      id,
+      id: entry.Id,
       pod,
       cgroupPaths: facts.cgroupPath ? [facts.cgroupPath] : [],
     };
     if (facts.cgroupId !== undefined) found.cgroupId = facts.cgroupId;
+    if (facts.pid !== undefined) found.pid = facts.pid;
     return found;
   }
 
   /** `GET /version` once: Podman's version and libpod API version. */
   #engineInfo(): Promise<{ version: string; apiVersion: string }> {
     this.#engine ??= this.#api.negotiate().then(({ version }) => {
-      const engine = podmanEngineOf(version as PodmanVersionResponse);
+      const engine = podmanEngineOf(version);
       if (!engine) {
         throw new RuntimeUnavailableError(
           `Cannot use Podman socket "${this.socketPath}": it answers the Docker Engine API, but is not Podman (${
@@ -146,17 +176,18 @@ export class PodmanClient implements RuntimeClient {
     return this.#engine;
   }
 
-  /** `GET /v<libpod API>/libpod<path>`. */
-  async #libpod<T>(path: string): Promise<T> {
+  /** `GET /v<libpod API>/libpod<path>`, the answer read by `read`. */
+  async #libpod<T>(path: string, read: (answer: unknown) => T): Promise<T> {
     const { apiVersion } = await this.#engineInfo();
-    return this.#api.getAt<T>(`/v${apiVersion}/libpod${path}`);
+    return this.#api.getAt(`/v${apiVersion}/libpod${path}`, read);
   }
 
   /** libpod's list entry of the container with full id `id`, if any. */
   async #entry(id: string): Promise<LibpodContainerEntry | undefined> {
     const filters = encodeURIComponent(JSON.stringify({ id: [id] }));
-    const entries = await this.#libpod<LibpodContainerEntry[]>(
+    const entries = await this.#libpod(
       `/containers/json?all=true&filters=${filters}`,
+      readContainerList,
     );
     // The id filter matches prefixes too.
     return entries.find((entry) => entry.Id === id);
@@ -165,7 +196,7 @@ export class PodmanClient implements RuntimeClient {
   /** libpod's list entry of the pod with id `podId`, if it still exists. */
   async #pod(podId: string): Promise<LibpodPodEntry | undefined> {
     const filters = encodeURIComponent(JSON.stringify({ id: [podId] }));
-    const pods = await this.#libpod<LibpodPodEntry[]>(`/pods/json?filters=${filters}`);
+    const pods = await this.#libpod(`/pods/json?filters=${filters}`, readPodList);
     return pods.find((pod) => pod.Id === podId);
   }
 
@@ -200,4 +231,14 @@ export class PodmanClient implements RuntimeClient {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/** libpod's container list, each entry read by {@linkcode parseLibpodContainerEntry}. */
+function readContainerList(answer: unknown): LibpodContainerEntry[] {
+  return expectList(answer, parseLibpodContainerEntry);
+}
+
+/** libpod's pod list, each entry read by {@linkcode parseLibpodPodEntry}. */
+function readPodList(answer: unknown): LibpodPodEntry[] {
+  return expectList(answer, parseLibpodPodEntry);
 }

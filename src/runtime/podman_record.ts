@@ -24,6 +24,7 @@ import type { ContainerProcessFacts, ContainerRecord, PodRecord } from "./record
 import { buildDockerRecord, type DockerContainerInspect } from "./docker_record.ts";
 import type { DockerVersionResponse } from "./docker_api.ts";
 import { cgroupsPathToCgroupPath } from "./container_info.ts";
+import { booleanField, expectObjectWithId, stringField, stringMapField } from "./json_shape.ts";
 
 /** `pod.namespace` of every Podman pod (see the module doc). */
 export const PODMAN_POD_NAMESPACE = "podman";
@@ -31,10 +32,11 @@ export const PODMAN_POD_NAMESPACE = "podman";
 /** The component Podman's `GET /version` names itself with (`Components[].Name`). */
 export const PODMAN_ENGINE_COMPONENT = "Podman Engine";
 
-/** `GET /version` as Podman's service answers it: Docker's shape, one component Podman's. */
-export interface PodmanVersionResponse extends DockerVersionResponse {
-  Components?: { Name?: string; Version?: string; Details?: { APIVersion?: string } }[];
-}
+/**
+ * `GET /version` as Podman's service answers it: Docker's shape, one component Podman's
+ * (with `Details.APIVersion`), as `parseDockerVersion` reads it.
+ */
+export type PodmanVersionResponse = DockerVersionResponse;
 
 /**
  * Podman's version and libpod API version, when a `GET /version` answer is Podman's (its
@@ -52,7 +54,10 @@ export function podmanEngineOf(
   return { version, apiVersion: engine.Details?.APIVersion || version };
 }
 
-/** The parts of one entry of `GET /libpod/containers/json` read here. */
+/**
+ * The parts of one entry of `GET /libpod/containers/json` read here, as
+ * {@linkcode parseLibpodContainerEntry} gives them: every field present is of its type.
+ */
 export interface LibpodContainerEntry {
   Id: string;
   /** The pod's id; `""` outside any pod. */
@@ -62,13 +67,51 @@ export interface LibpodContainerEntry {
   IsInfra?: boolean;
 }
 
-/** The parts of one entry of `GET /libpod/pods/json` read here. */
+/**
+ * The parts of one entry of `GET /libpod/pods/json` read here, as
+ * {@linkcode parseLibpodPodEntry} gives them: every field present is of its type.
+ */
 export interface LibpodPodEntry {
   Id: string;
   Name?: string;
   Labels?: Record<string, string> | null;
   /** The infra container's id; `""` for a pod without one. */
   InfraId?: string;
+}
+
+/**
+ * One entry of libpod's container list as read here: each field kept only when of its type.
+ * @throws {MalformedAnswerError} when the entry is no object with a non-empty string `Id`
+ * @example parseLibpodContainerEntry({ Id: "abc", IsInfra: "no" }) // { Id: "abc" }
+ */
+export function parseLibpodContainerEntry(answer: unknown): LibpodContainerEntry {
+  const raw = expectObjectWithId(answer);
+  const entry: LibpodContainerEntry = { Id: raw.Id };
+  const pod = stringField(raw, "Pod");
+  if (pod !== undefined) entry.Pod = pod;
+  const podName = stringField(raw, "PodName");
+  if (podName !== undefined) entry.PodName = podName;
+  const infra = booleanField(raw, "IsInfra");
+  if (infra !== undefined) entry.IsInfra = infra;
+  return entry;
+}
+
+/**
+ * One entry of libpod's pod list as read here: each field kept only when of its type, label
+ * values that are not strings dropped.
+ * @throws {MalformedAnswerError} when the entry is no object with a non-empty string `Id`
+ * @example parseLibpodPodEntry({ Id: "p1", Labels: "x" }) // { Id: "p1" }
+ */
+export function parseLibpodPodEntry(answer: unknown): LibpodPodEntry {
+  const raw = expectObjectWithId(answer);
+  const pod: LibpodPodEntry = { Id: raw.Id };
+  const name = stringField(raw, "Name");
+  if (name !== undefined) pod.Name = name;
+  const labels = stringMapField(raw, "Labels");
+  if (labels !== undefined) pod.Labels = labels;
+  const infraId = stringField(raw, "InfraId");
+  if (infraId !== undefined) pod.InfraId = infraId;
+  return pod;
 }
 
 /**

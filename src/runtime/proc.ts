@@ -151,3 +151,19 @@ function wrapProcError(error: unknown, action: string): Error {
   }
   return new Error(message, { cause: error });
 }
+
+/**
+ * crienrich's own process id as the procfs at `procRoot` numbers it (`<procRoot>/self`):
+ * the PID namespace the tracer reports ids in (the host's with `--host-root`, a kind node's
+ * inside one), which is not always the one crienrich runs in. `Deno.pid` when that procfs
+ * has no `self` for this process.
+ */
+export function ownPidIn(procRoot = "/proc"): number {
+  try {
+    const pid = Number(Deno.readLinkSync(join(procRoot, "self")));
+    if (Number.isInteger(pid) && pid > 0) return pid;
+  } catch {
+    // Not mounted for this PID namespace: fall back.
+  }
+  return Deno.pid;
+}

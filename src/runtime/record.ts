@@ -166,15 +166,25 @@ const STATE_NAMES: Record<CriContainerState, ContainerStateName> = {
 export function nsToRfc3339(ns: string | bigint): string {
   let value: bigint;
   try {
-    value = BigInt(ns);
+    value = typeof ns === "bigint" ? ns : BigInt(ns);
   } catch {
     return "";
   }
   if (value <= 0n) return "";
-  const ms = value / 1_000_000n;
-  const fraction = (value % 1_000_000_000n).toString().padStart(9, "0");
-  return new Date(Number(ms)).toISOString().replace(/\.\d{3}Z$/, `.${fraction}Z`);
+  const seconds = value / 1_000_000_000n;
+  const fraction = String(value - seconds * 1_000_000_000n).padStart(9, "0");
+  // Every trace event is formatted here: the date part is built once per second, not per
+  // event (Date and toISOString were a sixth of the per-event cost, bench/pipeline_bench.ts).
+  if (seconds !== lastSecond) {
+    lastPrefix = new Date(Number(seconds) * 1000).toISOString().slice(0, -4);
+    lastSecond = seconds;
+  }
+  return `${lastPrefix}${fraction}Z`;
 }
+
+/** The second {@linkcode nsToRfc3339} formatted last, and its "YYYY-MM-DDTHH:MM:SS." text. */
+let lastSecond = -1n;
+let lastPrefix = "";
 
 /** Copy of a string map with keys in sorted order, so output is stable run to run. */
 function sortedMap(map: Record<string, string>): Record<string, string> {

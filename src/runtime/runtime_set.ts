@@ -34,6 +34,12 @@ export interface RuntimeSetOptions {
    * (When every runtime fails, the call throws instead.)
    */
   onUnavailable?: (member: RuntimeClient, error: Error) => void;
+  /**
+   * Runtimes found at discovery that did not answer in time (hung, not gone: a socket that
+   * accepts and stays silent), each as messages name it: `Docker Engine at unix:///x`.
+   * Their containers may exist, so what the set does not list is not proven absent.
+   */
+  silentAtStart?: readonly string[];
 }
 
 /**
@@ -72,6 +78,7 @@ export class RuntimeSet implements ContainerSource {
   readonly #owners = new Map<string, RuntimeClient>();
   /** Runtimes that failed and were reported, until they answer again. */
   readonly #failing = new Set<RuntimeClient>();
+  readonly #silentAtStart: readonly string[];
 
   /**
    * @param members the connected runtimes, in discovery order (closed with the set)
@@ -82,6 +89,21 @@ export class RuntimeSet implements ContainerSource {
     this.members = members;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_CRI_TIMEOUT_MS;
     this.#onUnavailable = options.onUnavailable;
+    this.#silentAtStart = options.silentAtStart ?? [];
+  }
+
+  /**
+   * The runtimes whose containers the last answers may lack: those silent at discovery, and
+   * members whose last call failed (after {@linkcode list}: those left out of it), each as
+   * `Docker Engine at unix:///x` / `docker runtime at unix:///x`. Empty when every runtime
+   * found answered: then a container not listed is in none of them, and a name listed once
+   * is unique.
+   */
+  unanswered(): string[] {
+    return [
+      ...this.#silentAtStart,
+      ...[...this.#failing].map((member) => `${member.kind} runtime at ${member.endpoint}`),
+    ];
   }
 
   /** The endpoints, each once, for messages: `unix:///a, unix:///b`. */
@@ -148,6 +170,23 @@ export class RuntimeSet implements ContainerSource {
       (sandbox) => sandbox.cgroupPaths,
     );
     return found?.value;
+  }
+
+  /**
+   * Every runtime's running pod sandboxes (of those that have any), each once. A runtime
+   * that fails or misses its deadline is reported and left out.
+   */
+  async sandboxes(): Promise<SandboxRecord[]> {
+    const answers = await Promise.all(
+      this.members.filter((member) => member.sandboxes).map((member) =>
+        this.#ask(member, member.sandboxes!())
+      ),
+    );
+    const byId = new Map<string, SandboxRecord>();
+    for (const { value } of answers) {
+      for (const sandbox of value ?? []) if (!byId.has(sandbox.id)) byId.set(sandbox.id, sandbox);
+    }
+    return [...byId.values()];
   }
 
   /** Closes every runtime. */
@@ -223,9 +262,9 @@ export class RuntimeSet implements ContainerSource {
       return value === undefined ? { member } : { member, value };
     } catch (error) {
       const wrapped = error instanceof Error ? error : new Error(errorMessage(error));
-      if (this.members.length > 1 && !this.#failing.has(member)) {
+      if (!this.#failing.has(member)) {
         this.#failing.add(member);
-        this.#onUnavailable?.(member, wrapped);
+        if (this.members.length > 1) this.#onUnavailable?.(member, wrapped);
       }
       return { member, error: wrapped };
     }

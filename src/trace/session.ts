@@ -18,10 +18,10 @@ import { ContainerResolver } from "../enrich/resolver.ts";
 import { WorkloadLookup } from "../enrich/workloads.ts";
 import { EnrichmentCache, type NamespaceEntry } from "../enrich/cache.ts";
 import { REORDER_MARGIN_NS, ReorderBuffer } from "../enrich/reorder.ts";
-import type { KernelSample } from "../bpf/mod.ts";
+import type { EventKind, KernelSample } from "../bpf/mod.ts";
 import { type EnrichedEvent, EventPipeline, type PipelineCounts } from "../enrich/pipeline.ts";
 import type { ContainerRecord } from "../runtime/record.ts";
-import { mountNamespacesInUse } from "../runtime/proc.ts";
+import { mountNamespacesInUse, ownPidIn } from "../runtime/proc.ts";
 import { cgroupLayout } from "../runtime/cgroup.ts";
 import { join } from "node:path";
 import { errorMessage } from "../errors.ts";
@@ -63,8 +63,8 @@ export interface TraceSessionOptions {
    * node whose runtime shares its PID namespace. Default: the host's.
    */
   pidNamespaceInode?: number;
-  traceExec: boolean;
-  traceExit: boolean;
+  /** The kinds of events to trace (`--events`). */
+  events: ReadonlySet<EventKind>;
   /** Perf buffer pages per CPU (power of two). */
   perCpuBufferPages?: number;
   libbpfPath?: string;
@@ -104,11 +104,37 @@ export interface TraceSummary extends PipelineCounts {
   /** True when some container or pod sandbox of the selection ran during the trace. */
   selectionSeen: boolean;
   /**
-   * Cgroup samples the kernel could not write (ring full). `lost` counts exec and exit
-   * events only, exactly: every event made in a selected namespace was printed, filtered,
+   * Cgroup samples the kernel could not write (ring full). `lost` counts traced events
+   * only, exactly: every event made in a selected namespace was printed, filtered,
    * hidden or lost.
    */
   lostCgroupSamples: number;
+}
+
+/** How long the end-of-trace listing of {@linkcode ranSince} may take, in ms. */
+const FINAL_LISTING_MS = 5000;
+
+/**
+ * Whether a container of `selector` runs now or started at `sinceWallNs` (ns since the
+ * epoch) or later, by a listing made now. A selection is seen when the kernel's first event
+ * of it is decided; with only some event kinds traced (`--events connect`) a container can
+ * start and end without one, and it still ran during the trace. False when the runtime does
+ * not answer in time.
+ */
+async function ranSince(
+  runtime: ContainerSource,
+  selector: ContainerSelector,
+  sinceWallNs: bigint,
+): Promise<boolean> {
+  const records = await beforeDeadline(
+    runtime.list().catch(() => []),
+    Date.now() + FINAL_LISTING_MS,
+  ) ?? [];
+  const sinceMs = Number(sinceWallNs / 1_000_000n);
+  return records.some((r) =>
+    matchesSelector(r, { ...selector, includeStopped: true }) &&
+    (r.state === "running" || Date.parse(r.started) >= sinceMs)
+  );
 }
 
 /**
@@ -125,8 +151,13 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
   const hostMntnsId = hostMountNamespaceId(procRoot);
   const tracer = ProcessTracer.open({
     hostMntnsId,
-    traceExec: options.traceExec,
-    traceExit: options.traceExit,
+    traceExec: options.events.has("exec"),
+    traceExit: options.events.has("exit"),
+    traceConnect: options.events.has("connect"),
+    traceAccept: options.events.has("accept"),
+    traceClose: options.events.has("close"),
+    traceOpen: options.events.has("open"),
+    selfPid: ownPidIn(procRoot),
     traceHost: options.includeHost,
     sendUnknown: true,
     cgroupV1: cgroupLayout() === "v1",
@@ -174,8 +205,8 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
       printUnresolved: options.printUnresolved,
       wallClockNs: (bootNs) => tracer.bootTimeToWallClockNs(bootNs),
       hostMntnsId,
-      // Without exec events a helper cannot be told from a workload renamed like one.
-      showRuntimeHelpers: (options.showRuntimeHelpers ?? false) || !options.traceExec,
+      showRuntimeHelpers: options.showRuntimeHelpers ?? false,
+      execTraced: options.events.has("exec"),
       emit: (event) => options.emit(event, tracer.bootTimeToWallClockNs(event.event.tsBootNs)),
       // Said once per distinct failure, not once per event (a runtime down for a minute).
       onError: (error) => {
@@ -210,8 +241,9 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
 
     // Attached: now see what the selection matches among running containers (a runtime
     // slower than the deadline does not hold the trace past it).
+    const listedAtNs = BigInt(Date.now()) * 1_000_000n;
     const running = await beforeDeadline(options.runtime.list(), deadline) ?? [];
-    lookup.seedRunning(running);
+    lookup.seedRunning(running, listedAtNs);
     const selector = options.selector;
     const matching = selector === null ? [] : running.filter((r) => matchesSelector(r, selector));
     if (matching.length > 0) selectionSeen = true;
@@ -248,6 +280,9 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
       );
       await pipeline.flush();
       clearTimeout(grace);
+    }
+    if (options.selector !== null && !selectionSeen) {
+      selectionSeen = await ranSince(options.runtime, options.selector, listedAtNs);
     }
     // The kernel reports a CPU's dropped samples only with that CPU's next sample: what the
     // BPF programs counted themselves and was not reported yet is reported now, and the

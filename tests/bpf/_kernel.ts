@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { ProcessEvent, ProcessTracer } from "../../src/bpf/mod.ts";
+import type { ProcessTracer, TraceEvent } from "../../src/bpf/mod.ts";
 
 /** True under CI, where kernel tests must run. */
 export const CI = Deno.env.get("CI") === "true";
@@ -42,7 +42,7 @@ export function requireKernel(): void {
 
 /** Events and lost-sample count gathered by {@linkcode collect}. */
 export interface Collected {
-  events: ProcessEvent[];
+  events: TraceEvent[];
   samples: Uint8Array[];
   lost: bigint;
 }

@@ -4,6 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { PERF_RECORD_LOST, PERF_RECORD_SAMPLE, PerfRing } from "../../src/bpf/perf_ring.ts";
+import {
+  MAX_BATCH_INTERVAL_MS,
+  MIN_BATCH_INTERVAL_MS,
+  nextBatchInterval,
+} from "../../src/bpf/perf_reader.ts";
 
 const PAGE = 4096;
 
@@ -96,4 +101,12 @@ Deno.test("new PerfRing() rejects a control page that does not fit the mapping",
   assert.throws(() => new PerfRing(mapping), RangeError);
   control.setBigUint64(1048, 128n, true); // larger than the mapping
   assert.throws(() => new PerfRing(mapping), RangeError);
+});
+
+Deno.test("nextBatchInterval() backs off while rings stay light and drains sooner as they fill", () => {
+  assert.equal(nextBatchInterval(10, 0), 20);
+  assert.equal(nextBatchInterval(40, 0.25), MAX_BATCH_INTERVAL_MS);
+  assert.equal(nextBatchInterval(40, 0.5), 20, "half full: half the interval");
+  assert.equal(nextBatchInterval(50, 1), 12);
+  assert.equal(nextBatchInterval(2, 0.9), MIN_BATCH_INTERVAL_MS);
 });

@@ -7,8 +7,8 @@ import {
   type ExitEvent,
   libbpfVersion,
   mountNamespaceId,
-  type ProcessEvent,
   ProcessTracer,
+  type TraceEvent,
 } from "../../src/bpf/mod.ts";
 import { openLibbpf } from "../../src/bpf/libbpf.ts";
 import { NotSupportedError } from "../../src/errors.ts";
@@ -18,9 +18,9 @@ const kernelTest = (name: string, fn: () => Promise<void> | void) =>
   Deno.test({ name, ignore: IGNORE_KERNEL, fn: () => (requireKernel(), fn()) });
 
 const UNSHARE = ["-m", "--propagation", "private", "/bin/sh", "-c"];
-const execs = (events: ProcessEvent[], mntns: bigint) =>
+const execs = (events: TraceEvent[], mntns: bigint) =>
   events.filter((e): e is ExecEvent => e.type === "exec" && e.mntnsId === mntns);
-const exits = (events: ProcessEvent[], mntns: bigint) =>
+const exits = (events: TraceEvent[], mntns: bigint) =>
   events.filter((e): e is ExitEvent => e.type === "exit" && e.mntnsId === mntns);
 const base = { traceExec: true, traceExit: true, traceHost: false, sendUnknown: true };
 
@@ -138,7 +138,7 @@ kernelTest("poll() reports lost samples when a 1-page buffer overflows", async (
 
 kernelTest("poll() keeps up with a 2000-exec storm while it runs", async () => {
   using tracer = ProcessTracer.open({ ...base, traceExit: false });
-  const got = { events: [] as ProcessEvent[], samples: [] as Uint8Array[], lost: 0n };
+  const got = { events: [] as TraceEvent[], samples: [] as Uint8Array[], lost: 0n };
   let done = false;
   const storm = run("unshare", [
     ...UNSHARE,

@@ -8,6 +8,7 @@ const rec = (id: string, cgroupId: number, mntnsId: number) =>
     id,
     name: `c-${id.slice(0, 2)}`,
     pod: { namespace: "demo", name: "foo" },
+    runtime: "containerd",
     cgroup_id: cgroupId,
     mntns_id: mntnsId,
   }) as unknown as ContainerRecord;
@@ -76,7 +77,7 @@ Deno.test("findRecord() finds unique prefixes and names the candidates of ambigu
     (error: Error) =>
       error instanceof NotFoundError &&
       error.message ===
-        'Ambiguous container "ab": matches ab12000000000 (demo/foo/c-ab), ab34000000000 (demo/foo/c-ab)',
+        'Ambiguous container "ab": matches ab12000000000 (demo/foo/c-ab, containerd), ab34000000000 (demo/foo/c-ab, containerd)',
   );
   assert.throws(() => findRecord(records, { kind: "prefix", prefix: "ef" }), NotFoundError);
 });

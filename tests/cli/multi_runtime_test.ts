@@ -4,7 +4,8 @@
  * `ps` lists each container once, answered by its own runtime; a hung Docker socket (one
  * that accepts and never answers, or a stopped dockerd) delays `ps` by its deadline at most
  * and hides no CRI container; `trace --all` covers both runtimes; `doctor` names each runtime
- * found, and the one that did not answer.
+ * found, and the one that did not answer. While one does not answer, `inspect` by name or id
+ * prefix says it cannot tell (exit 3) rather than call a name unique or absent.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -139,6 +140,7 @@ realTest("ps and trace --all over containerd (CRI) and dockerd at once", async (
         Deno.kill(pid, "SIGSTOP");
         try {
           await assertBoundedPs(root, [app, db]);
+          await assertInspectUnproven(root, app, "web");
         } finally {
           Deno.kill(pid, "SIGCONT");
         }
@@ -154,6 +156,7 @@ realTest("ps and trace --all over containerd (CRI) and dockerd at once", async (
         try {
           await using _silent = silentSocket(dockerSock);
           await assertBoundedPs(silentRoot, [app, db]);
+          await assertInspectUnproven(silentRoot, app, "web");
           const result = await runCli([
             "doctor",
             "--host-root",
@@ -210,4 +213,33 @@ async function assertBoundedPs(root: string, ids: string[]): Promise<void> {
       "m",
     ),
   );
+}
+
+/**
+ * With the Docker Engine under `root` silent: `inspect app` (the CRI container, listed once)
+ * cannot be proven the only "app", `inspect <docker name>` cannot be proven absent (both
+ * exit 3, naming the silent runtime); the CRI container's full id is still found.
+ */
+async function assertInspectUnproven(root: string, app: string, dockerName: string) {
+  const flags = ["--host-root", root, "--timeout", `${TIMEOUT_S}s`];
+  const silent = `Docker Engine at unix://${join(root, "run/docker.sock")}`;
+  const unique = await runCli(["inspect", "app", ...flags]);
+  assert.equal(unique.code, ExitCode.RuntimeUnavailable, unique.stdout);
+  assert.equal(unique.stdout, "");
+  assert.match(
+    unique.stderr,
+    new RegExp(
+      `^crienrich: Cannot tell whether container "app" is the only one: ${silent} did not answer; `,
+      "m",
+    ),
+  );
+  const absent = await runCli(["inspect", dockerName, ...flags]);
+  assert.equal(absent.code, ExitCode.RuntimeUnavailable, absent.stderr);
+  assert.match(
+    absent.stderr,
+    new RegExp(`^crienrich: Cannot find container "${dockerName}": ${silent} did not answer`, "m"),
+  );
+  const byId = await runCli(["inspect", app, ...flags]);
+  assert.equal(byId.code, ExitCode.Ok, byId.stderr);
+  assert.equal(JSON.parse(byId.stdout).id, app);
 }

@@ -82,6 +82,7 @@ Deno.test({
       runtime_version: await containerdVersion(),
       api_version: "v1",
       cri_api_version: "v1",
+      also_at: [],
     };
     // The same socket serves containerd's own API (its other namespaces' containers).
     assert.deepEqual(rows, [row, { ...row, kind: "containerd", cri_api_version: null }]);

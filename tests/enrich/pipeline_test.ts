@@ -298,3 +298,16 @@ Deno.test("EventPipeline: a namespace two containers' inits share goes by each e
   assert.equal(pipeline.counts.filtered, 1);
   assert.equal(pipeline.counts.unproven, 1);
 });
+
+Deno.test("isRuntimeHelper() decides by the name alone when exec events are not traced", () => {
+  const open = (comm: string, pid: number) =>
+    ({ type: "open", comm, pid, ppid: 1 }) as unknown as Parameters<typeof isRuntimeHelper>[0];
+  const execd = new Set([42]);
+  assert.equal(
+    isRuntimeHelper(open("runc:[2:INIT]", 42), execd, true),
+    false,
+    "exec'd: a workload",
+  );
+  assert.equal(isRuntimeHelper(open("runc:[2:INIT]", 42), execd, false), true, "no exec events");
+  assert.equal(isRuntimeHelper(open("cat", 7), execd, false), false);
+});

@@ -7,10 +7,10 @@
 
 const mainPath = new URL("../../src/main.ts", import.meta.url).pathname;
 
-/** An exec or exit line of `trace -o json` (README "Trace events"). */
+/** An event line of `trace -o json` (README "Trace events"). */
 export interface TraceEvent {
   time: string;
-  type: "exec" | "exit";
+  type: "exec" | "exit" | "connect" | "accept" | "close" | "open";
   node: string;
   process: {
     pid: number;
@@ -21,6 +21,30 @@ export interface TraceEvent {
     exit_code?: number;
     signal?: number;
     duration_ns?: number;
+  };
+  /** connect, accept, close: the TCP connection, local end first. */
+  net?: {
+    protocol: "tcp";
+    family: "ipv4" | "ipv6";
+    saddr: string;
+    sport: number;
+    daddr: string;
+    dport: number;
+    result: "established" | "failed" | "closed";
+    state: string;
+    error: string | null;
+    duration_ns: number;
+  };
+  /** open: the path, flags and outcome. */
+  file?: {
+    path: string;
+    path_truncated: boolean;
+    flags: string[];
+    mode: number;
+    fd: number | null;
+    error: string | null;
+    syscall: "openat" | "openat2";
+    duration_ns: number;
   };
   container: {
     id: string;
@@ -86,7 +110,7 @@ export class TraceProcess {
     throw new Error(`no stderr line matching ${pattern}; got ${JSON.stringify(this.stderrLines)}`);
   }
 
-  /** Waits for exit; returns the code, the exec/exit events, the lost records and stderr. */
+  /** Waits for exit; returns the code, the events, the lost records and stderr. */
   async finish(): Promise<
     { code: number; events: TraceEvent[]; lost: LostRecord[]; stderr: string[] }
   > {

@@ -1,13 +1,15 @@
 import assert from "node:assert/strict";
 import { escapeControl } from "../../src/output/escape.ts";
-import { type Column, describeColumns, renderTable } from "../../src/output/table.ts";
-import { LineWriter } from "../../src/output/writer.ts";
 import {
-  execArgsContain,
-  execMatches,
-  globToRegExp,
-  traceEventJson,
-} from "../../src/output/trace_event.ts";
+  type Column,
+  describeColumns,
+  renderStreamRow,
+  renderTable,
+} from "../../src/output/table.ts";
+import { errnoName, openFlagNames, tcpStateName } from "../../src/output/kernel_names.ts";
+import { LineWriter } from "../../src/output/writer.ts";
+import { TRACE_COLUMNS, traceEventJson } from "../../src/output/trace_event.ts";
+import { execArgsContain, execMatches, globToRegExp } from "../../src/trace/until.ts";
 import { buildDockerRecord } from "../../src/runtime/docker_record.ts";
 
 Deno.test("escapeControl() makes C0, C1, DEL and line separators visible", () => {
@@ -145,4 +147,100 @@ Deno.test("traceEventJson() gives a container its runtime and Compose project an
     compose: { project: "shop", service: "web" },
   });
   assert.equal(json.pod, null);
+});
+
+const processBase = {
+  tsBootNs: 1n,
+  pid: 42,
+  tid: 42,
+  ppid: 1,
+  uid: 0,
+  gid: 0,
+  comm: "nc",
+  cgroupId: 7n,
+  mntnsId: 8n,
+  mntnsSeq: 9n,
+  mntnsUnknown: false,
+};
+
+Deno.test("traceEventJson() and the table give a TCP event its net object and text", () => {
+  const event = {
+    ...processBase,
+    type: "connect",
+    net: {
+      protocol: "tcp",
+      family: "ipv6",
+      saddr: "::1",
+      sport: 40000,
+      daddr: "::1",
+      dport: 8080,
+    },
+    tcpState: 7,
+    error: 111,
+    durationNs: 250_000n,
+  } as const;
+  const timed = { event, record: null, pod: null, sandbox: false, unresolved: false, timeNs: 1n };
+  const json = traceEventJson(timed, "node1");
+  assert.equal(json.type, "connect");
+  assert.deepEqual(json.process, { pid: 42, ppid: 1, uid: 0, gid: 0, comm: "nc" });
+  assert.deepEqual(json.net, {
+    protocol: "tcp",
+    family: "ipv6",
+    saddr: "::1",
+    sport: 40000,
+    daddr: "::1",
+    dport: 8080,
+    result: "failed",
+    state: "CLOSE",
+    error: "ECONNREFUSED",
+    duration_ns: 250_000,
+  });
+  assert.equal("file" in json, false);
+  const row = renderStreamRow(TRACE_COLUMNS, timed);
+  assert.match(row, /connect \[::1\]:40000 -> \[::1\]:8080 failed ECONNREFUSED \(0\.3 ms\)$/);
+});
+
+Deno.test("traceEventJson() and the table give an open its file object, control characters escaped", () => {
+  const event = {
+    ...processBase,
+    type: "open",
+    path: "/tmp/evil\n\u001b[31mname",
+    pathTruncated: false,
+    flags: 0o2000101,
+    mode: 0o600,
+    result: -13,
+    openat2: true,
+    durationNs: 1000n,
+  } as const;
+  const timed = { event, record: null, pod: null, sandbox: false, unresolved: false, timeNs: 1n };
+  const json = traceEventJson(timed, "node1");
+  assert.deepEqual(json.file, {
+    path: "/tmp/evil\n\u001b[31mname",
+    path_truncated: false,
+    flags: ["O_WRONLY", "O_CREAT", "O_CLOEXEC"],
+    mode: 0o600,
+    fd: null,
+    error: "EACCES",
+    syscall: "openat2",
+    duration_ns: 1000,
+  });
+  assert.doesNotThrow(() => JSON.parse(JSON.stringify(json)));
+  const row = renderStreamRow(TRACE_COLUMNS, timed);
+  assert.equal(row.includes("\n") || row.includes("\u001b"), false, row);
+  assert.match(row, /open \/tmp\/evil\\n\\x1b\[31mname O_WRONLY\|O_CREAT\|O_CLOEXEC = EACCES$/);
+});
+
+Deno.test("openFlagNames(), errnoName() and tcpStateName() name the kernel's numbers", () => {
+  assert.deepEqual(openFlagNames(0), ["O_RDONLY"]);
+  assert.deepEqual(openFlagNames(0o2), ["O_RDWR"]);
+  assert.deepEqual(openFlagNames(0o4010000 | 0o1), ["O_WRONLY", "O_SYNC"]);
+  assert.deepEqual(openFlagNames(0o20200000), ["O_RDONLY", "O_TMPFILE"]);
+  assert.deepEqual(openFlagNames(0o200000), ["O_RDONLY", "O_DIRECTORY"]);
+  assert.deepEqual(openFlagNames(0o40000000), ["O_RDONLY", "0o40000000"]);
+  assert.equal(errnoName(2), "ENOENT");
+  assert.equal(errnoName(111), "ECONNREFUSED");
+  assert.equal(errnoName(41), "errno 41");
+  assert.equal(errnoName(4095), "errno 4095");
+  assert.equal(tcpStateName(1), "ESTABLISHED");
+  assert.equal(tcpStateName(99), "state 99");
 });

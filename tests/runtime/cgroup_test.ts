@@ -680,3 +680,43 @@ Deno.test({
     assert.equal(await cgroupIdOfPath(path), undefined);
   },
 });
+
+Deno.test("containerCandidates() takes any containerd id in containerd's /<namespace>/<id>", () => {
+  const hex = "a".repeat(64);
+  for (
+    const [path, id] of [
+      ["/default/job1", "job1"],
+      ["/buildkit/abc_1.x", "abc_1.x"],
+      [`/default/${hex}`, hex],
+    ] as const
+  ) {
+    assert.deepEqual(
+      containerCandidates(cgroupSegments(path)!),
+      [{ runtime: "unknown", containerId: id, segmentIndex: 1 }],
+      path,
+    );
+  }
+  // Host cgroups and other layouts' parents are no containerd namespace.
+  for (
+    const path of [
+      "/",
+      "/init.scope",
+      "/system.slice/ssh.service",
+      "/user.slice/user-0.slice",
+      "/kubepods/besteffort",
+      "/libpod_parent/conmon",
+      "/docker/notanid",
+      "/k8s.io/job1",
+      "/default/job1/sub",
+      "/default/bad..id",
+    ]
+  ) {
+    assert.deepEqual(containerCandidates(cgroupSegments(path)!), [], path);
+  }
+});
+
+Deno.test("containerCandidates(): other layouts' names are not containerd ids", () => {
+  const hex = "b".repeat(64);
+  assert.deepEqual(containerCandidates(cgroupSegments(`/x/libpod-conmon-${hex}`)!), []);
+  assert.equal(containerCandidates(cgroupSegments(`/x/crio-${hex}`)!)[0]?.runtime, "cri-o");
+});

@@ -25,6 +25,15 @@ Deno.test("decodeOciSpec() reads linux.cgroupsPath and annotations; garbage is {
   assert.deepEqual(decodeOciSpec({ value: new TextEncoder().encode("3") }), {});
 });
 
+Deno.test("decodeOciSpec() drops fields of the wrong type (the Any is typed, its JSON is not)", () => {
+  assert.deepEqual(decodeOciSpec(spec({ annotations: null, linux: { cgroupsPath: 5 } })), {});
+  assert.deepEqual(decodeOciSpec(spec({ annotations: "x", linux: "y" })), {});
+  assert.deepEqual(decodeOciSpec(spec({ annotations: { a: "1", b: 2 }, linux: [] })), {
+    annotations: { a: "1" },
+  });
+  assert.deepEqual(decodeOciSpec({ value: new TextEncoder().encode("[1]") }), {});
+});
+
 Deno.test("containerdState() maps task statuses; no task is created", () => {
   const task = (status: "RUNNING" | "PAUSED" | "STOPPED" | "CREATED" | "UNKNOWN") => ({
     containerId: ID,

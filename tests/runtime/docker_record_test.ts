@@ -10,8 +10,14 @@ import {
   dockerPidOf,
   dockerTimeToNs,
   isDockerSandbox,
+  parseDockerInspect,
 } from "../../src/runtime/docker_record.ts";
-import { compareApiVersions, negotiateApiVersion } from "../../src/runtime/docker_api.ts";
+import {
+  compareApiVersions,
+  negotiateApiVersion,
+  parseDockerVersion,
+} from "../../src/runtime/docker_api.ts";
+import { MalformedAnswerError } from "../../src/runtime/json_shape.ts";
 import { RuntimeUnavailableError } from "../../src/errors.ts";
 
 const fixture = async (name: string): Promise<DockerContainerInspect> =>
@@ -199,4 +205,74 @@ Deno.test("negotiateApiVersion() takes the lower of the daemon's and ours, refus
   assert.ok(compareApiVersions("1.9", "1.41") < 0);
   assert.ok(compareApiVersions("1.100", "1.47") > 0);
   assert.equal(compareApiVersions("1.41", "1.41"), 0);
+});
+
+Deno.test("parseDockerInspect() keeps real answers whole: the records are the same", async () => {
+  for (const name of ["inspect-web-20.10.json", "inspect-exited-20.10.json"]) {
+    const raw = await fixture(name);
+    const parsed = parseDockerInspect(raw);
+    assert.deepEqual(
+      buildDockerRecord({ inspect: parsed, runtimeEndpoint: ENDPOINT }),
+      buildDockerRecord({ inspect: raw, runtimeEndpoint: ENDPOINT }),
+    );
+    assert.equal(dockerPidOf(parsed), dockerPidOf(raw));
+  }
+});
+
+Deno.test("parseDockerInspect() drops wrong-typed fields; buildDockerRecord() maps what is left", () => {
+  const inspect = parseDockerInspect({
+    Id: "abc",
+    Name: [],
+    Created: 3,
+    RestartCount: "2",
+    Image: {},
+    State: { Status: 7, Running: "yes", Pid: "42", StartedAt: null },
+    Config: { Image: ["busybox"], Labels: { tier: "web", bad: 5, nested: {} } },
+    HostConfig: { CgroupParent: 9 },
+  });
+  assert.deepEqual(inspect, {
+    Id: "abc",
+    State: {},
+    Config: { Labels: { tier: "web" } },
+    HostConfig: {},
+  });
+  const record = buildDockerRecord({ inspect, runtimeEndpoint: ENDPOINT });
+  assert.equal(record.name, "");
+  assert.equal(record.state, "unknown");
+  assert.equal(record.created, "");
+  assert.equal(record.attempt, 0);
+  assert.equal(record.image, "");
+  assert.deepEqual(record.labels, { tier: "web" });
+  assert.equal(dockerPidOf(inspect), undefined);
+  // Whole parts of the wrong type: as if unsaid.
+  const bare = parseDockerInspect({ Id: "abc", State: 7, Config: "x", HostConfig: null });
+  assert.deepEqual(bare, { Id: "abc" });
+  assert.equal(buildDockerRecord({ inspect: bare, runtimeEndpoint: ENDPOINT }).state, "unknown");
+  assert.deepEqual(
+    parseDockerInspect({ Id: "abc", Config: { Labels: "x" } }),
+    { Id: "abc", Config: {} },
+  );
+});
+
+Deno.test("parseDockerInspect() refuses an answer without a string Id", () => {
+  for (const answer of [null, [], "abc", {}, { Id: 5 }, { Id: "" }]) {
+    assert.throws(() => parseDockerInspect(answer), MalformedAnswerError, JSON.stringify(answer));
+  }
+});
+
+Deno.test("parseDockerVersion() keeps typed fields, drops bad components, refuses a bad ApiVersion", () => {
+  assert.deepEqual(
+    parseDockerVersion({
+      Version: 27,
+      ApiVersion: "1.47",
+      MinAPIVersion: null,
+      Components: [null, "x", { Name: "Engine", Version: 3, Details: { APIVersion: 4 } }],
+    }),
+    { ApiVersion: "1.47", Components: [{ Name: "Engine" }] },
+  );
+  assert.deepEqual(parseDockerVersion({ ApiVersion: "1.41", Components: "x" }), {
+    ApiVersion: "1.41",
+  });
+  assert.throws(() => parseDockerVersion({ ApiVersion: 1.41 }), MalformedAnswerError);
+  assert.throws(() => parseDockerVersion([]), MalformedAnswerError);
 });

@@ -8,13 +8,20 @@ import {
   buildPodmanRecord,
   type LibpodContainerEntry,
   type LibpodPodEntry,
+  parseLibpodContainerEntry,
+  parseLibpodPodEntry,
   PODMAN_POD_NAMESPACE,
   podmanCgroupPath,
   podmanEngineOf,
   podmanPodOf,
   type PodmanVersionResponse,
 } from "../../src/runtime/podman_record.ts";
-import type { DockerContainerInspect } from "../../src/runtime/docker_record.ts";
+import {
+  type DockerContainerInspect,
+  parseDockerInspect,
+} from "../../src/runtime/docker_record.ts";
+import { parseDockerVersion } from "../../src/runtime/docker_api.ts";
+import { expectList, MalformedAnswerError } from "../../src/runtime/json_shape.ts";
 
 const fixture = async <T>(name: string): Promise<T> =>
   JSON.parse(await Deno.readTextFile(new URL(`../testdata/podman/${name}`, import.meta.url)));
@@ -146,4 +153,74 @@ Deno.test("podmanCgroupPath() follows Podman's cgroup managers and parents", () 
   for (const [parent, driver, expected] of cases) {
     assert.equal(podmanCgroupPath(id, parent, driver), expected, `${parent} ${driver}`);
   }
+});
+
+Deno.test("libpod's lists read through the parsers give the same pods and records", async () => {
+  const rawEntries = await fixture<unknown>("libpod-containers-4.3.1.json");
+  const rawPods = await fixture<unknown>("libpod-pods-4.3.1.json");
+  const entries = expectList(rawEntries, parseLibpodContainerEntry);
+  const pods = expectList(rawPods, parseLibpodPodEntry);
+  const worker = entries.find((e) => e.Id === WORKER)!;
+  assert.deepEqual(
+    podmanPodOf(worker, pods[0]),
+    podmanPodOf(
+      (rawEntries as LibpodContainerEntry[]).find((e) => e.Id === WORKER),
+      (rawPods as LibpodPodEntry[])[0],
+    ),
+  );
+  assert.equal(entries.find((e) => e.IsInfra)?.Id, INFRA);
+  const inspect = await fixture<unknown>("inspect-pod-worker-4.3.1.json");
+  assert.deepEqual(
+    buildPodmanRecord({
+      inspect: parseDockerInspect(inspect),
+      entry: worker,
+      runtimeEndpoint: ENDPOINT,
+    }),
+    buildPodmanRecord({
+      inspect: inspect as DockerContainerInspect,
+      entry: worker,
+      runtimeEndpoint: ENDPOINT,
+    }),
+  );
+  const version = parseDockerVersion(await fixture<unknown>("version-4.3.1.json"));
+  assert.deepEqual(podmanEngineOf(version), { version: "4.3.1", apiVersion: "4.3.1" });
+});
+
+Deno.test("libpod entries with wrong-typed fields: those fields unsaid, the pod from what is left", () => {
+  const entry = parseLibpodContainerEntry({ Id: WORKER, Pod: POD, PodName: 5, IsInfra: "no" });
+  assert.deepEqual(entry, { Id: WORKER, Pod: POD });
+  const pod = parseLibpodPodEntry({
+    Id: POD,
+    Name: "shop",
+    Labels: { team: "blue", n: 1 },
+    InfraId: [],
+  });
+  assert.deepEqual(pod, { Id: POD, Name: "shop", Labels: { team: "blue" } });
+  assert.deepEqual(podmanPodOf(entry, pod), {
+    sandbox_id: "",
+    name: "shop",
+    namespace: PODMAN_POD_NAMESPACE,
+    uid: POD,
+    labels: { team: "blue" },
+  });
+  assert.deepEqual(parseLibpodPodEntry({ Id: POD, Labels: "x" }), { Id: POD });
+  // A Pod that is no string: outside any pod.
+  assert.equal(podmanPodOf(parseLibpodContainerEntry({ Id: WORKER, Pod: 5 }), pod), null);
+  for (const bad of [null, "x", {}, { Id: 5 }]) {
+    assert.throws(() => parseLibpodContainerEntry(bad), MalformedAnswerError);
+    assert.throws(() => parseLibpodPodEntry(bad), MalformedAnswerError);
+  }
+});
+
+Deno.test("podmanEngineOf() of a /version with wrong-typed components: only well-typed ones count", () => {
+  const version = parseDockerVersion({
+    Version: "4.9.3",
+    ApiVersion: "1.41",
+    Components: [null, { Name: 5 }, { Name: "Podman Engine", Version: 4, Details: 7 }],
+  });
+  assert.deepEqual(podmanEngineOf(version), { version: "4.9.3", apiVersion: "4.9.3" });
+  assert.equal(
+    podmanEngineOf(parseDockerVersion({ ApiVersion: "1.41", Components: "x" })),
+    undefined,
+  );
 });

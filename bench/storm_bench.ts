@@ -1,14 +1,17 @@
 // deno-lint-ignore-file no-console
 /**
- * Exec-storm benchmark: crienrich against bpftrace on the same workload, in one run.
+ * Storm benchmark: crienrich against bpftrace on the same workloads, in one run.
  *
  * A private lab containerd runs pod `demo/bench` (a sleeping container) and an idle pod.
- * Each round traces an exec storm in the bench pod (N execs of /bin/true from a busybox
- * shell loop, run through CRI ExecSync) with each tracer in turn, both filtering in the
- * kernel to that one container: crienrich by mount namespace (`trace --pod bench`), bpftrace
+ * Per event kind (storm_kinds.ts: execs of /bin/true, opens of /etc/hostname, TCP connects
+ * on loopback, each from a busybox shell loop run through CRI ExecSync), each round traces
+ * a storm in the bench pod with each tracer in turn, both filtering in the kernel to that
+ * one container: crienrich by mount namespace (`trace --pod bench --events KIND`), bpftrace
  * by cgroup v2 id. It reports, per tracer: CPU of the tracer process per delivered event,
- * BPF run time per program run, events seen and lost, spawn → attached and spawn → first
+ * BPF run time per event made, events seen and lost, spawn → attached and spawn → first
  * event, and peak RSS; median and range over the rounds, and crienrich/bpftrace ratios.
+ * For the kinds named by `--other-pod`, the same storm then runs in the idle pod while
+ * the tracer still traces the bench pod: what a storm it does not select costs it.
  *
  * A benchmark, not a test: it judges nothing and exits 0 whenever it could measure.
  * Needs root, containerd, runc, busybox-static, bpftool, bpftrace. See bench/README.md.
@@ -30,31 +33,43 @@ import {
   readSchedstatNs,
 } from "./proc_stats.ts";
 import { ratios, renderTable, summarize, type TracerResult } from "./report.ts";
+import { type OutputCounts, STORM_KINDS, type StormKind } from "./storm_kinds.ts";
 import { deadline, sleep, TracerProcess, type TracerSpec } from "./tracer_process.ts";
 
-const HELP = `Usage: deno task bench [--execs N] [--rounds R] [--json] [--drain-ms MS]
-                       [--crienrich-output json|table] [--keep]
+const HELP = `Usage: deno task bench [--kinds K,...] [--execs N] [--opens N] [--connects N]
+                       [--rounds R] [--other-pod K,...] [--json] [--drain-ms MS]
+                       [--crienrich-output json|table] [--buffer-pages N] [--keep]
 
-Exec storm in a lab pod, traced by crienrich and by bpftrace in turn (as root).
+Storms in a lab pod, traced by crienrich and by bpftrace in turn (as root).
+  --kinds K,...        storms to run: exec, open, connect (default all three)
   --execs N            execs of /bin/true per storm (default 3000)
+  --opens N            opens of /etc/hostname per storm (default 100000)
+  --connects N         TCP connects on loopback per storm (default 5000)
   --rounds R           rounds, alternating which tracer goes first (default 3)
+  --other-pod K,...    kinds whose storm also runs in another pod, untraced (default open;
+                       "none" for none)
   --json               stdout gets one JSON document; the table goes to stderr
   --drain-ms MS        output quiet this long after the storm = drained (default 500)
   --crienrich-output F crienrich's -o: json (default, as specified) or table
+  --buffer-pages N     crienrich's --buffer-pages (default: crienrich's own default)
   --keep               keep the tracers' output files (their directory is printed)`;
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const containerdScript = fileURLToPath(new URL("../scripts/lab/containerd.sh", import.meta.url));
-const MARKER = "/bin/uname"; // exec'd once per tracer to time the first event; not in the storm
 
 const { values: flags } = parseArgs({
   args: Deno.args,
   options: {
-    execs: { type: "string", default: "3000" },
+    kinds: { type: "string", default: STORM_KINDS.map((k) => k.kind).join(",") },
+    execs: { type: "string" },
+    opens: { type: "string" },
+    connects: { type: "string" },
     rounds: { type: "string", default: "3" },
+    "other-pod": { type: "string", default: "open" },
     json: { type: "boolean", default: false },
     "drain-ms": { type: "string", default: "500" },
     "crienrich-output": { type: "string", default: "json" },
+    "buffer-pages": { type: "string" },
     keep: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -72,10 +87,29 @@ const positive = (text: string, flag: string) => {
   }
   return n;
 };
-const EXECS = positive(flags.execs, "--execs");
+const kindsOf = (text: string, flag: string): StormKind[] =>
+  text === "none" ? [] : text.split(",").map((name) => {
+    const kind = STORM_KINDS.find((k) => k.kind === name.trim());
+    if (!kind) {
+      console.error(`Invalid ${flag} "${name}": expected exec, open or connect`);
+      Deno.exit(2);
+    }
+    return kind;
+  });
+const KINDS = kindsOf(flags.kinds, "--kinds");
+const OTHER_POD_KINDS = new Set(kindsOf(flags["other-pod"], "--other-pod").map((k) => k.kind));
+/** Events per storm, by kind. */
+const COUNTS: Record<StormKind["kind"], number> = {
+  exec: flags.execs === undefined ? 3000 : positive(flags.execs, "--execs"),
+  open: flags.opens === undefined ? 100_000 : positive(flags.opens, "--opens"),
+  connect: flags.connects === undefined ? 5000 : positive(flags.connects, "--connects"),
+};
 const ROUNDS = positive(flags.rounds, "--rounds");
 const DRAIN_MS = positive(flags["drain-ms"], "--drain-ms");
 const CRIENRICH_OUTPUT = flags["crienrich-output"];
+const BUFFER_PAGES = flags["buffer-pages"] === undefined
+  ? []
+  : ["--buffer-pages", String(positive(flags["buffer-pages"], "--buffer-pages"))];
 if (CRIENRICH_OUTPUT !== "json" && CRIENRICH_OUTPUT !== "table") {
   console.error(`Invalid --crienrich-output "${CRIENRICH_OUTPUT}": expected json or table`);
   Deno.exit(2);
@@ -84,10 +118,13 @@ if (CRIENRICH_OUTPUT !== "json" && CRIENRICH_OUTPUT !== "table") {
 const table = flags.json ? console.error : console.log;
 const log = (line: string) => console.error(`bench: ${line}`);
 
-// Per-phase deadlines, in ms. The storm's scales with its size (~1-3 ms per exec here).
-const STORM_TIMEOUT_MS = 60_000 + EXECS * 20;
+// Per-phase deadlines, in ms. A storm's scales with its size (here ~1-3 ms per exec or
+// connect, ~30 µs per open).
+const PER_EVENT_MS: Record<StormKind["kind"], number> = { exec: 20, open: 1, connect: 20 };
+const stormTimeoutMs = (k: StormKind) => 60_000 + COUNTS[k.kind] * PER_EVENT_MS[k.kind];
 const PHASE_MS = { lab: 180_000, pod: 60_000, attach: 90_000, marker: 20_000, stop: 15_000 };
-const GLOBAL_TIMEOUT_MS = 300_000 + ROUNDS * 2 * (STORM_TIMEOUT_MS + 120_000) + STORM_TIMEOUT_MS;
+const GLOBAL_TIMEOUT_MS = 300_000 +
+  KINDS.reduce((sum, k) => sum + (ROUNDS * 3 + 2) * (stormTimeoutMs(k) + 120_000), 0);
 
 // ---------------------------------------------------------------------------------------
 // Abort on SIGINT/SIGTERM or the global deadline: every phase races `aborted`, and the
@@ -164,68 +201,21 @@ async function mountTracefs(): Promise<void> {
   }
 }
 
-/** Counts of one tracer's output. */
-interface OutputCounts {
-  execEvents: number;
-  trueEvents: number;
-  markerEvents: number;
-  lost: number;
-}
-
-const TRUE_ARGS = "/bin/true";
-
-function countCrienrichJson(text: string): OutputCounts {
-  const counts: OutputCounts = { execEvents: 0, trueEvents: 0, markerEvents: 0, lost: 0 };
-  for (const line of text.split("\n")) {
-    if (!line) continue;
-    let event: { type?: string; lost?: number; process?: { args?: string[] } };
-    try {
-      event = JSON.parse(line);
-    } catch {
-      continue; // A line cut by a concurrent read.
-    }
-    if (event.type === "lost") counts.lost += event.lost ?? 0;
-    if (event.type !== "exec") continue;
-    counts.execEvents++;
-    const args = (event.process?.args ?? []).join(" ");
-    if (args === TRUE_ARGS) counts.trueEvents++;
-    if (args.startsWith(MARKER)) counts.markerEvents++;
-  }
-  return counts;
-}
-
-function countCrienrichTable(text: string): OutputCounts {
-  const counts: OutputCounts = { execEvents: 0, trueEvents: 0, markerEvents: 0, lost: 0 };
-  for (const line of text.split("\n").slice(1)) {
-    if (!line || line.endsWith("]")) continue; // exit rows end with "[exit ...]"
-    counts.execEvents++;
-    if (line.endsWith(` ${TRUE_ARGS}`)) counts.trueEvents++;
-    if (line.includes(` ${MARKER}`)) counts.markerEvents++;
-  }
-  return counts;
-}
-
-function countBpftrace(text: string): OutputCounts {
-  const counts: OutputCounts = { execEvents: 0, trueEvents: 0, markerEvents: 0, lost: 0 };
-  for (const line of text.split("\n")) {
-    const lost = /^Lost (\d+) events/.exec(line);
-    if (lost) {
-      counts.lost += Number(lost[1]);
-      continue;
-    }
-    const event = /^(\d+) (.*) (\S+)$/.exec(line);
-    if (!event) continue;
-    counts.execEvents++;
-    if (event[3] === TRUE_ARGS) counts.trueEvents++;
-    if (event[3] === MARKER) counts.markerEvents++;
-  }
-  return counts;
-}
-
 interface Contender {
   name: "crienrich" | "bpftrace";
   spec: TracerSpec;
   count: (text: string) => OutputCounts;
+}
+
+/** Lines of crienrich's table output after the header: its events (exec only). */
+function countCrienrichTable(text: string): OutputCounts {
+  const counts: OutputCounts = { events: 0, seen: 0, lost: 0 };
+  for (const line of text.split("\n").slice(1)) {
+    if (!line || line.endsWith("]")) continue; // exit rows end with "[exit ...]"
+    counts.events++;
+    if (line.endsWith(" /bin/true")) counts.seen++;
+  }
+  return counts;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -267,7 +257,11 @@ async function main(): Promise<number> {
     PHASE_MS.pod,
     lab.runPod({ name: "idle", namespace: "demo", cgroupParent: "kubelet" }),
   );
-  await phase("start container idle", PHASE_MS.pod, lab.runContainer(idle, "idle"));
+  const idleApp = await phase(
+    "start container idle",
+    PHASE_MS.pod,
+    lab.runContainer(idle, "idle"),
+  );
   const labEnv = { CONTAINER_RUNTIME_ENDPOINT: lab.socket };
   const currentLab = lab;
 
@@ -307,43 +301,44 @@ async function main(): Promise<number> {
     }: pid ${record.pid}, cgroup id ${record.cgroup_id}, mntns ${record.mntns_id}`,
   );
 
-  const stormClient = new CriClient(lab.socket, { timeoutMs: STORM_TIMEOUT_MS });
+  const longestStormMs = Math.max(...KINDS.map(stormTimeoutMs));
+  const stormClient = new CriClient(lab.socket, { timeoutMs: longestStormMs });
   cleanups.push({ what: "close CRI client", run: () => stormClient.close() });
-  const storm = async (execs: number): Promise<number> => {
-    const script = `i=0; while [ $i -lt ${execs} ]; do /bin/true; i=$((i+1)); done`;
+  /** Runs `kind`'s storm of `n` events in `container`; resolves to its wall time in ms. */
+  const storm = async (kind: StormKind, n: number, container = app): Promise<number> => {
+    const timeoutMs = stormTimeoutMs(kind);
     const started = performance.now();
     const response = await phase(
-      `exec storm of ${execs}`,
-      STORM_TIMEOUT_MS + 5000,
+      `${kind.kind} storm of ${n}`,
+      timeoutMs + 5000,
       stormClient.call<{ exitCode: number; stderr: Uint8Array }>("RuntimeService", "ExecSync", {
-        containerId: app,
-        cmd: ["/bin/sh", "-c", script],
-        timeout: Math.ceil(STORM_TIMEOUT_MS / 1000),
+        containerId: container,
+        cmd: ["/bin/sh", "-c", kind.script(n)],
+        timeout: Math.ceil(timeoutMs / 1000),
       }),
     );
     if (response.exitCode !== 0) {
       throw new Error(
-        `Exec storm exited ${response.exitCode}: ${new TextDecoder().decode(response.stderr)}`,
+        `${kind.kind} storm exited ${response.exitCode}: ${
+          new TextDecoder().decode(response.stderr)
+        }`,
       );
     }
     return performance.now() - started;
   };
 
-  // bpftrace's cgroup filter: checked once (if this bpftrace cannot filter on the cgroup v2
-  // id, fall back to comm and say so). Also warms bpftrace's start-up like `ps` warmed Deno.
-  const bpftraceProgram = (filter: string) =>
-    `tracepoint:sched:sched_process_exec /${filter}/ { printf("%d %s %s\\n", pid, comm, str(args->filename)); }`;
-  let bpftraceFilter = `cgroup == ${record.cgroup_id}`;
-  const bpftraceSpec = (filter: string): TracerSpec => ({
+  // bpftrace's cgroup filter: checked once, on an exec (if this bpftrace cannot filter on the
+  // cgroup v2 id, the benchmark stops: a comm filter would not select the same events). Also
+  // warms bpftrace's start-up like `ps` warmed Deno.
+  const bpftraceFilter = `cgroup == ${record.cgroup_id}`;
+  const bpftraceSpec = (kind: StormKind): TracerSpec => ({
     name: "bpftrace",
-    command: ["bpftrace", "-e", bpftraceProgram(filter)],
+    command: ["bpftrace", "-e", kind.bpftrace(bpftraceFilter)],
     attached: { stream: "stdout", pattern: /^Attaching \d+ probes?\.\.\./m },
   });
   {
-    const check = TracerProcess.spawn(
-      bpftraceSpec(bpftraceFilter),
-      `${workDir}/bpftrace-check.out`,
-    );
+    const exec = STORM_KINDS.find((k) => k.kind === "exec")!;
+    const check = TracerProcess.spawn(bpftraceSpec(exec), `${workDir}/bpftrace-check.out`);
     activeTracers.add(check);
     try {
       await phase(
@@ -351,15 +346,16 @@ async function main(): Promise<number> {
         PHASE_MS.attach,
         check.waitAttached(PHASE_MS.attach),
       );
-      await phase("marker exec", PHASE_MS.marker, currentLab.exec(app, [MARKER, "-n"]));
-      await phase("bpftrace filter check", PHASE_MS.marker, check.waitOutput(MARKER, 5000)).catch(
-        () => {
-          log(
-            `bpftrace did not see the marker with "${bpftraceFilter}": falling back to a comm filter`,
-          );
-          bpftraceFilter = `comm == "true" || comm == "uname"`;
-        },
-      );
+      await phase("marker exec", PHASE_MS.marker, currentLab.exec(app, exec.marker.cmd));
+      await phase(
+        "bpftrace filter check",
+        PHASE_MS.marker,
+        check.waitOutput(exec.marker.text, 5000),
+      ).catch((error) => {
+        throw new Error(`bpftrace did not see the marker with "${bpftraceFilter}"`, {
+          cause: error,
+        });
+      });
     } finally {
       await check.stop(PHASE_MS.stop);
       activeTracers.delete(check);
@@ -367,7 +363,7 @@ async function main(): Promise<number> {
     log(`bpftrace filter: ${bpftraceFilter}`);
   }
 
-  const contenders: Record<"crienrich" | "bpftrace", Contender> = {
+  const contenders = (kind: StormKind): Record<"crienrich" | "bpftrace", Contender> => ({
     crienrich: {
       name: "crienrich",
       spec: {
@@ -383,29 +379,50 @@ async function main(): Promise<number> {
           "-n",
           "demo",
           "--events",
-          "exec",
+          kind.events,
           "-o",
           CRIENRICH_OUTPUT,
           "--duration",
           `${Math.ceil(GLOBAL_TIMEOUT_MS / 1000)}s`,
+          ...BUFFER_PAGES,
         ],
         env: labEnv,
         cwd: repo,
         attached: { stream: "stderr", pattern: /^crienrich: tracing / },
       },
-      count: CRIENRICH_OUTPUT === "json" ? countCrienrichJson : countCrienrichTable,
+      count: CRIENRICH_OUTPUT === "json" ? kind.countCrienrich : countCrienrichTable,
     },
-    bpftrace: { name: "bpftrace", spec: bpftraceSpec(bpftraceFilter), count: countBpftrace },
+    bpftrace: { name: "bpftrace", spec: bpftraceSpec(kind), count: kind.countBpftrace },
+  });
+
+  /** BPF run counters of `ids` between two samples. */
+  const bpfDelta = (before: BpfProgramStats[], after: BpfProgramStats[]) => {
+    const programs = after.map((p1) => {
+      const p0 = before.find((p) => p.id === p1.id) ??
+        ({ runCount: 0, runTimeNs: 0 } as BpfProgramStats);
+      return {
+        id: p1.id,
+        name: p1.name,
+        runs: p1.runCount - p0.runCount,
+        run_time_ns: p1.runTimeNs - p0.runTimeNs,
+      };
+    });
+    return {
+      programs,
+      runs: programs.reduce((s, p) => s + p.runs, 0),
+      runTimeNs: programs.reduce((s, p) => s + p.run_time_ns, 0),
+    };
   };
 
-  // Warm-up storm, then the untraced baseline (wall time only).
-  await storm(Math.min(EXECS, 300));
-  const baselineMs = await storm(EXECS);
-  log(`untraced storm of ${EXECS} execs: ${baselineMs.toFixed(0)} ms`);
-
-  const measure = async (c: Contender, round: number, position: number): Promise<TracerResult> => {
+  const measure = async (
+    kind: StormKind,
+    c: Contender,
+    round: number,
+    position: number,
+  ): Promise<TracerResult> => {
+    const made = COUNTS[kind.kind];
     const notes: string[] = [];
-    const tracer = TracerProcess.spawn(c.spec, `${workDir}/${c.name}-${round}.out`);
+    const tracer = TracerProcess.spawn(c.spec, `${workDir}/${c.name}-${kind.kind}-${round}.out`);
     activeTracers.add(tracer);
     try {
       const attachedAt = await phase(
@@ -413,14 +430,14 @@ async function main(): Promise<number> {
         PHASE_MS.attach,
         tracer.waitAttached(PHASE_MS.attach),
       );
-      // One marker exec as soon as it says it is attached: spawn → first event.
-      await phase("marker exec", PHASE_MS.marker, currentLab.exec(app, [MARKER, "-n"]));
+      // One marker event as soon as it says it is attached: spawn → first event.
+      await phase("marker", PHASE_MS.marker, currentLab.exec(app, kind.marker.cmd));
       let firstEventAt: number | null = null;
       try {
         firstEventAt = await phase(
           `${c.name} marker event`,
           PHASE_MS.marker,
-          tracer.waitOutput(MARKER, 10_000),
+          tracer.waitOutput(kind.marker.text, 10_000),
         );
       } catch (error) {
         notes.push(`marker event not seen: ${(error as Error).message}`);
@@ -434,21 +451,38 @@ async function main(): Promise<number> {
       const bpf0 = await phase("bpftool prog show", 30_000, bpfProgramStats(ids));
       const before = c.count(tracer.output());
 
-      const stormMs = await storm(EXECS);
-      const drained = await phase("drain", 30_000, tracer.waitQuiet(DRAIN_MS, 20_000));
-      if (!drained) notes.push("output still growing 20 s after the storm");
+      const stormMs = await storm(kind, made);
+      const drained = await phase("drain", 60_000, tracer.waitQuiet(DRAIN_MS, 45_000));
+      if (!drained) notes.push("output still growing 45 s after the storm");
 
-      // Just before stopping: BPF counters, CPU, peak RSS.
+      // After the drain: BPF counters, CPU.
       if (!stats.ensure()) notes.push("kernel.bpf_stats_enabled was turned off by someone else");
       const bpf1 = await phase("bpftool prog show", 30_000, bpfProgramStats(ids));
       const cpu1 = readCpu(tracer.pid, ticks);
       const sched1 = readSchedstatNs(tracer.pid);
+      const middle = c.count(tracer.output());
+
+      // The same storm in the idle pod, which the tracer does not select.
+      let other: { cpuMs: number; bpfNs: number; events: number } | null = null;
+      if (OTHER_POD_KINDS.has(kind.kind)) {
+        await storm(kind, made, idleApp);
+        await phase("drain", 60_000, tracer.waitQuiet(DRAIN_MS, 45_000));
+        const bpf2 = await phase("bpftool prog show", 30_000, bpfProgramStats(ids));
+        const cpu2 = readCpu(tracer.pid, ticks);
+        other = {
+          cpuMs: cpu2.totalMs - cpu1.totalMs,
+          bpfNs: bpfDelta(bpf1, bpf2).runTimeNs,
+          events: c.count(tracer.output()).events - middle.events,
+        };
+      }
+
       const peakRss = readPeakRssKib(tracer.pid);
       const { status, killed } = await tracer.stop(PHASE_MS.stop);
       if (killed) notes.push("did not exit on SIGINT: killed");
 
       const after = c.count(tracer.output());
       let summary: TracerResult["summary"] = null;
+      let lost = after.lost;
       if (c.name === "crienrich") {
         const line = tracer.stderrLines.map((l) =>
           /crienrich: (\d+) events? printed, (\d+) other events filtered, (\d+) lost, (\d+) unresolved/
@@ -461,60 +495,55 @@ async function main(): Promise<number> {
             lost: Number(line[3]),
             unresolved: Number(line[4]),
           };
+          lost = summary.lost;
         } else notes.push(`no summary line on stderr: ${tracer.stderrTail()}`);
       } else {
         // bpftrace reports drops as "Lost N events" (stdout here, stderr in some versions).
         for (const l of tracer.stderrLines) {
           const m = /Lost (\d+) events/.exec(l);
-          if (m) after.lost += Number(m[1]);
+          if (m) lost += Number(m[1]);
         }
       }
-      const delivered = after.execEvents - before.execEvents;
-      const programs = bpf1.map((p1) => {
-        const p0 = bpf0.find((p) => p.id === p1.id) ??
-          ({ runCount: 0, runTimeNs: 0 } as BpfProgramStats);
-        return {
-          id: p1.id,
-          name: p1.name,
-          runs: p1.runCount - p0.runCount,
-          run_time_ns: p1.runTimeNs - p0.runTimeNs,
-        };
-      });
-      const runs = programs.reduce((s, p) => s + p.runs, 0);
-      const runTime = programs.reduce((s, p) => s + p.run_time_ns, 0);
+      const delivered = middle.events - before.events;
+      const bpf = bpfDelta(bpf0, bpf1);
       const stormCpu = cpu1.totalMs - cpu0.totalMs;
-      if (after.trueEvents !== EXECS) {
-        notes.push(`saw ${after.trueEvents} of ${EXECS} /bin/true execs`);
-      }
+      const stormUser = cpu1.userMs - cpu0.userMs;
+      if (after.seen !== made) notes.push(`saw ${after.seen} of ${made} ${kind.unit}`);
       return {
         tracer: c.name,
+        kind: kind.kind,
         round,
         position,
         spawn_to_attached_ms: attachedAt - tracer.spawnedAt,
         spawn_to_first_event_ms: firstEventAt === null ? null : firstEventAt - tracer.spawnedAt,
         startup_cpu_ms: cpu0.totalMs,
         storm_cpu_ms: stormCpu,
-        storm_user_ms: cpu1.userMs - cpu0.userMs,
+        storm_user_ms: stormUser,
         storm_system_ms: cpu1.systemMs - cpu0.systemMs,
         events_delivered: delivered,
-        true_events: after.trueEvents,
-        execs: EXECS,
-        lost: summary?.lost ?? after.lost,
+        seen: after.seen,
+        made,
+        lost,
         summary,
         cpu_ms_per_event: delivered > 0 ? stormCpu / delivered : null,
+        user_ms_per_event: delivered > 0 ? stormUser / delivered : null,
         schedstat_cpu_ms_per_event: delivered > 0 ? (sched1 - sched0) / 1e6 / delivered : null,
-        bpf_runs: runs,
-        bpf_run_time_ns: runTime,
-        bpf_ns_per_run: runs > 0 ? runTime / runs : null,
-        // crienrich's exit program always runs (it drops verdicts of ended namespaces), so a
-        // per-run average mixes exec and exit runs; per exec made compares like with like.
-        bpf_ns_per_exec: EXECS > 0 ? runTime / EXECS : null,
-        bpf_programs: programs,
+        bpf_runs: bpf.runs,
+        bpf_run_time_ns: bpf.runTimeNs,
+        bpf_ns_per_run: bpf.runs > 0 ? bpf.runTimeNs / bpf.runs : null,
+        // Every program of the tracer counts (crienrich's exit program always runs, the open
+        // kind is an enter and an exit program): per event made compares like with like.
+        bpf_ns_per_made: bpf.runTimeNs / made,
+        bpf_programs: bpf.programs,
         peak_rss_kib: peakRss,
         storm_wall_ms: stormMs,
         drained,
         exit_code: status.code,
         killed,
+        other_pod_cpu_ms: other?.cpuMs ?? null,
+        other_pod_cpu_share: other && stormCpu > 0 ? other.cpuMs / stormCpu : null,
+        other_pod_bpf_ns_per_made: other ? other.bpfNs / made : null,
+        other_pod_events: other?.events ?? null,
         notes,
       };
     } finally {
@@ -524,56 +553,83 @@ async function main(): Promise<number> {
   };
 
   const results: TracerResult[] = [];
-  for (let round = 1; round <= ROUNDS; round++) {
-    const order = round % 2 === 1
-      ? ["crienrich", "bpftrace"] as const
-      : ["bpftrace", "crienrich"] as const;
-    for (const [i, name] of order.entries()) {
-      const r = await measure(contenders[name], round, i + 1);
-      results.push(r);
-      log(
-        `round ${round} ${name}: ${
-          ((r.cpu_ms_per_event ?? NaN) * 1000).toFixed(1)
-        } µs CPU/event, ` +
-          `${r.bpf_ns_per_run?.toFixed(0) ?? "n/a"} ns/BPF run, ${r.true_events}/${EXECS} seen, ` +
-          `${r.lost} lost, first event ${r.spawn_to_first_event_ms?.toFixed(0) ?? "n/a"} ms` +
-          (r.notes.length ? ` (${r.notes.join("; ")})` : ""),
-      );
-      await sleep(500); // let the machine settle between tracers
+  const baselines: Record<string, number> = {};
+  for (const kind of KINDS) {
+    const made = COUNTS[kind.kind];
+    // Warm-up storm, then the untraced baseline (wall time only).
+    await storm(kind, Math.min(made, kind.defaultCount / 10));
+    baselines[kind.kind] = await storm(kind, made);
+    log(`untraced ${kind.kind} storm of ${made}: ${baselines[kind.kind]!.toFixed(0)} ms`);
+    const tracers = contenders(kind);
+    for (let round = 1; round <= ROUNDS; round++) {
+      const order = round % 2 === 1
+        ? ["crienrich", "bpftrace"] as const
+        : ["bpftrace", "crienrich"] as const;
+      for (const [i, name] of order.entries()) {
+        const r = await measure(kind, tracers[name], round, i + 1);
+        results.push(r);
+        log(
+          `${kind.kind} round ${round} ${name}: ${
+            ((r.cpu_ms_per_event ?? NaN) * 1000).toFixed(1)
+          } µs CPU/event, ` +
+            `${
+              r.bpf_ns_per_made?.toFixed(0) ?? "n/a"
+            } BPF ns/event made, ${r.seen}/${made} seen, ` +
+            `${r.lost} lost, first event ${r.spawn_to_first_event_ms?.toFixed(0) ?? "n/a"} ms` +
+            (r.other_pod_cpu_share === null
+              ? ""
+              : `, other pod's storm ${(r.other_pod_cpu_share * 100).toFixed(1)}% of the CPU`) +
+            (r.notes.length ? ` (${r.notes.join("; ")})` : ""),
+        );
+        await sleep(500); // let the machine settle between tracers
+      }
     }
   }
 
-  const summary = summarize(results);
-  const ratio = ratios(summary);
   const cpus = navigator.hardwareConcurrency;
   const bpftraceVersion = (await commandOutput(["bpftrace", "--version"])).trim();
   table("");
   table(
-    `exec storm: ${EXECS} × /bin/true in pod demo/bench, ${ROUNDS} rounds (median [min–max]), ` +
-      `${cpus} CPUs, kernel ${Deno.osRelease()}, Deno ${Deno.version.deno}, ${bpftraceVersion}`,
+    `${ROUNDS} rounds per kind (median [min–max]), ${cpus} CPUs, kernel ${Deno.osRelease()}, ` +
+      `Deno ${Deno.version.deno}, ${bpftraceVersion}; crienrich: trace --pod bench -n demo ` +
+      `--events KIND -o ${CRIENRICH_OUTPUT}${
+        BUFFER_PAGES.length ? ` ${BUFFER_PAGES.join(" ")}` : ""
+      } (mount namespace filter); bpftrace: /${bpftraceFilter}/`,
   );
-  table(
-    `crienrich: trace --pod bench -n demo --events exec -o ${CRIENRICH_OUTPUT} (mount namespace filter)`,
-  );
-  table(
-    `bpftrace:  tracepoint:sched:sched_process_exec /${bpftraceFilter}/ printf pid comm filename`,
-  );
-  table(`untraced storm wall time (baseline, noise ±7%): ${baselineMs.toFixed(0)} ms`);
-  table("");
-  table(renderTable(summary, ratio));
+  const byKind: Record<string, unknown> = {};
+  for (const kind of KINDS) {
+    const mine = results.filter((r) => r.kind === kind.kind);
+    const summary = summarize(mine);
+    const ratio = ratios(summary);
+    byKind[kind.kind] = { summary, ratios: ratio, baseline_storm_wall_ms: baselines[kind.kind] };
+    table("");
+    table(
+      `${kind.kind} storm: ${COUNTS[kind.kind]} ${kind.unit} in pod demo/bench; untraced ` +
+        `wall time ${baselines[kind.kind]!.toFixed(0)} ms (noise ±7%)`,
+    );
+    table(`bpftrace: ${kind.bpftrace(bpftraceFilter)}`);
+    table("");
+    table(renderTable(summary, ratio));
+    for (const note of kind.notes) table(`  ${note}`);
+  }
   table("");
   table("CPU = utime+stime of the tracer process (all threads) over the storm window ÷ events");
-  table("delivered in it; BPF figures = run_time_ns/run_cnt of its programs over the same window");
-  table("(each run of the tracepoint, matching or not). Ratios < 1 favour crienrich.");
-  const notes = results.flatMap((r) => r.notes.map((n) => `round ${r.round} ${r.tracer}: ${n}`));
+  table("delivered in it; BPF time = run_time_ns of all its programs over the same window ÷");
+  table("events the storm made (the tracepoints run for every task, matching or not).");
+  table("Ratios < 1 favour crienrich. Other pod: the same storm in pod demo/idle, not traced.");
+  const notes = results.flatMap((r) =>
+    r.notes.map((n) => `${r.kind} round ${r.round} ${r.tracer}: ${n}`)
+  );
   if (notes.length) table(`notes:\n  ${notes.join("\n  ")}`);
 
   if (flags.json) {
     console.log(JSON.stringify(
       {
         config: {
-          execs: EXECS,
+          kinds: KINDS.map((k) => k.kind),
+          counts: COUNTS,
           rounds: ROUNDS,
+          other_pod: [...OTHER_POD_KINDS],
           crienrich_output: CRIENRICH_OUTPUT,
           bpftrace_filter: bpftraceFilter,
           cpus,
@@ -584,9 +640,7 @@ async function main(): Promise<number> {
           cgroup_id: record.cgroup_id,
           mntns_id: record.mntns_id,
         },
-        baseline_storm_wall_ms: baselineMs,
-        summary,
-        ratios: ratio,
+        kinds: byKind,
         rounds: results,
       },
       null,

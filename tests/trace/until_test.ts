@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import type { OpenEvent, TcpEvent } from "../../src/bpf/event.ts";
+import { connectMatches, openMatches, parseConnectTarget } from "../../src/trace/until.ts";
+import { parseEventKinds } from "../../src/cli/options.ts";
+import { UsageError } from "../../src/errors.ts";
+
+const base = {
+  tsBootNs: 1n,
+  pid: 10,
+  tid: 10,
+  ppid: 1,
+  uid: 0,
+  gid: 0,
+  comm: "app",
+  cgroupId: 1n,
+  mntnsId: 2n,
+  mntnsSeq: 3n,
+  mntnsUnknown: false,
+};
+
+function connect(daddr: string, dport: number, tcpState: number): TcpEvent {
+  const family = daddr.includes(":") ? "ipv6" : "ipv4";
+  return {
+    ...base,
+    type: "connect",
+    net: { protocol: "tcp", family, saddr: daddr, sport: 40000, daddr, dport },
+    tcpState,
+    error: tcpState === 1 ? 0 : 111,
+    durationNs: 1n,
+  };
+}
+
+Deno.test("parseConnectTarget() takes IPv4, [IPv6] and * with a port", () => {
+  assert.deepEqual(parseConnectTarget("10.0.0.9:5432"), { address: "10.0.0.9", port: 5432 });
+  assert.deepEqual(parseConnectTarget("*:80"), { address: null, port: 80 });
+  assert.deepEqual(parseConnectTarget("[::1]:8080"), { address: "::1", port: 8080 });
+  assert.deepEqual(parseConnectTarget("[2001:DB8:0:0:0:0:0:1]:443"), {
+    address: "2001:db8::1",
+    port: 443,
+  });
+  assert.deepEqual(parseConnectTarget("[::ffff:127.0.0.1]:1"), {
+    address: "::ffff:127.0.0.1",
+    port: 1,
+  });
+  for (
+    const bad of [
+      "db:5432",
+      "10.0.0.9",
+      "10.0.0.9:0",
+      "10.0.0.9:70000",
+      "1.2.3.256:1",
+      "010.0.0.1:80",
+      "10.0.0.01:80",
+      "[zz]:1",
+      "::1:80",
+    ]
+  ) {
+    assert.throws(() => parseConnectTarget(bad), RangeError, bad);
+  }
+});
+
+Deno.test("connectMatches() needs an established connect to the address and port", () => {
+  const target = parseConnectTarget("127.0.0.1:8080");
+  assert.equal(connectMatches(connect("127.0.0.1", 8080, 1), target), true);
+  assert.equal(connectMatches(connect("127.0.0.1", 8080, 7), target), false, "refused");
+  assert.equal(connectMatches(connect("127.0.0.2", 8080, 1), target), false);
+  assert.equal(connectMatches(connect("127.0.0.1", 8081, 1), target), false);
+  assert.equal(connectMatches(connect("::1", 8080, 1), parseConnectTarget("*:8080")), true);
+  assert.equal(connectMatches(connect("::1", 8080, 1), parseConnectTarget("[::1]:8080")), true);
+});
+
+Deno.test("openMatches() needs a successful open of a path matching the glob", () => {
+  const open = (path: string, result: number): OpenEvent => ({
+    ...base,
+    type: "open",
+    path,
+    pathTruncated: false,
+    flags: 0,
+    mode: 0,
+    result,
+    openat2: false,
+    durationNs: 1n,
+  });
+  const glob = /^\/etc\/app\/[^/]*\.yaml$/;
+  assert.equal(openMatches(open("/etc/app/config.yaml", 3), glob), true);
+  assert.equal(openMatches(open("/etc/app/config.yaml", -2), glob), false, "ENOENT");
+  assert.equal(openMatches(open("/etc/app/sub/config.yaml", 3), glob), false);
+});
+
+Deno.test("parseEventKinds() takes every kind, defaults to exec,exit and refuses others", () => {
+  assert.deepEqual([...parseEventKinds(undefined)], ["exec", "exit"]);
+  assert.deepEqual([...parseEventKinds("open, connect,open")], ["open", "connect"]);
+  for (const bad of ["", "exec,", "tcp", "EXEC"]) {
+    assert.throws(() => parseEventKinds(bad), UsageError, bad);
+  }
+});
