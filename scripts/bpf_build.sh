@@ -87,11 +87,11 @@ bpftool -j btf dump file "$work/crienrich.bpf.o" > "$work/btf.json"
   echo '/** sha256 (hex) of {@linkcode OBJECT_BYTES}. */'
   echo "export const OBJECT_SHA256 = \"$object_sha256\";"
   echo "const BASE64 = \"$(base64 -w0 "$work/crienrich.bpf.o")\";"
-  echo '/** The ELF object (bpf/crienrich.bpf.o), for bpf_object__open_mem. */'
-  echo 'export const OBJECT_BYTES: Uint8Array<ArrayBuffer> = Uint8Array.from('
-  echo '  atob(BASE64),'
-  echo '  (c) => c.charCodeAt(0),'
-  echo ');'
+  echo '/**'
+  echo ' * The ELF object (bpf/crienrich.bpf.o), for bpf_object__open_mem. Decoded natively'
+  echo ' * (`atob` with a callback per byte took ~40 ms of start-up for 200 KiB).'
+  echo ' */'
+  echo 'export const OBJECT_BYTES: Uint8Array<ArrayBuffer> = Uint8Array.fromBase64(BASE64);'
 } | "$deno" fmt --ext ts --line-width 100 - > "$work/object.gen.ts"
 
 mkdir -p "$(dirname "$object")" "$(dirname "$layout")" "$(dirname "$embedded")"

@@ -16,7 +16,7 @@ export const SOURCE_SHA256: Readonly<Record<string, string>> = {
   "bpf/crienrich.bpf.c": "cf992d16c9af7df5042992febffa51917ae42e3ed8889869338d6144d0b463ab",
   "bpf/event.h": "e7f5488d2f883d333acb5b16f72373df32e807a461c65a046c4acfe5ab3a3af4",
   "bpf/vmlinux.h": "b0c25deba5befd86d507d8e96a5a989a431bc11f643812304213f8ac54274bc4",
-  "scripts/bpf_build.sh": "ccd99831794690cdad024d20d087b966694da885a2b41fcc3a9f43a8d4ed3076",
+  "scripts/bpf_build.sh": "442bf1aa6bac19bee140bcb3f3d8aa084df57f7e8ba217be30b5fee9d16cbc45",
   "src/bpf/btf_layout.ts": "809dc407d9564fbaeb4ec058d97d2d6727d31cd1ab7bad72860a5e46c6ab1073",
 };
 

@@ -21,7 +21,9 @@ export type Handle = Deno.PointerObject;
 
 const LIBBPF_SYMBOLS = {
   bpf_object__open_mem: { parameters: ["buffer", "usize", "buffer"], result: "pointer" },
-  bpf_object__load: { parameters: ["pointer"], result: "i32" },
+  // On a worker thread: the kernel's verifier and libbpf's CO-RE relocation against the
+  // vmlinux BTF take ~90 ms, during which the event loop talks to the runtimes.
+  bpf_object__load: { parameters: ["pointer"], result: "i32", nonblocking: true },
   bpf_object__close: { parameters: ["pointer"], result: "void" },
   bpf_object__find_program_by_name: { parameters: ["pointer", "buffer"], result: "pointer" },
   bpf_object__find_map_by_name: { parameters: ["pointer", "buffer"], result: "pointer" },
@@ -31,6 +33,7 @@ const LIBBPF_SYMBOLS = {
   bpf_map__fd: { parameters: ["pointer"], result: "i32" },
   bpf_map__initial_value: { parameters: ["pointer", "buffer"], result: "pointer" },
   bpf_map__set_initial_value: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
+  bpf_map__set_max_entries: { parameters: ["pointer", "u32"], result: "i32" },
   bpf_map_update_elem: { parameters: ["i32", "buffer", "buffer", "u64"], result: "i32" },
   bpf_map_delete_elem: { parameters: ["i32", "buffer"], result: "i32" },
   bpf_map_lookup_elem: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
@@ -106,6 +109,7 @@ export class Libbpf {
   readonly #libc: Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
   #log: string[] = [];
   #keepAlive: Uint8Array | null = null;
+  readonly #print: Deno.UnsafeCallback<typeof PRINT_CB>;
 
   constructor(path: string, bpf: Deno.DynamicLibrary<typeof LIBBPF_SYMBOLS>) {
     this.path = path;
@@ -121,6 +125,10 @@ export class Libbpf {
       if (this.#log.length > 32) this.#log.shift();
       return 0;
     });
+    // Called from libbpf on another thread (a nonblocking load), Deno runs it on the event
+    // loop while that thread waits, so the va_list stays valid. loadObject() references it
+    // for the call's duration only: a referenced callback keeps the process alive.
+    this.#print = print;
     this.#bpf.libbpf_set_print(print.pointer);
   }
 
@@ -154,9 +162,19 @@ export class Libbpf {
     this.#keepAlive = null;
     return this.#checkPtr("bpf_object__open_mem", obj);
   }
-  /** bpf_object__load: creates the maps, relocates (CO-RE) and verifies the programs. */
-  loadObject(obj: Handle): void {
-    this.#check("bpf_object__load", this.#bpf.bpf_object__load(obj));
+  /**
+   * bpf_object__load: creates the maps, relocates (CO-RE) and verifies the programs, on a
+   * worker thread (the event loop stays free). Make no other libbpf call on `obj` until it
+   * settles.
+   * @throws {BpfError} libbpf's error, with its log.
+   */
+  async loadObject(obj: Handle): Promise<void> {
+    this.#print.ref();
+    try {
+      this.#check("bpf_object__load", await this.#bpf.bpf_object__load(obj));
+    } finally {
+      this.#print.unref();
+    }
   }
   /** bpf_object__close: unloads programs, closes maps. Links must be destroyed first. */
   closeObject(obj: Handle): void {
@@ -201,6 +219,10 @@ export class Libbpf {
   setMapInitialValue(map: Handle, value: Uint8Array<ArrayBuffer>): void {
     const ret = this.#bpf.bpf_map__set_initial_value(map, value, BigInt(value.length));
     this.#check("bpf_map__set_initial_value", ret);
+  }
+  /** bpf_map__set_max_entries: the map's size, before the object is loaded. */
+  setMaxEntries(map: Handle, entries: number): void {
+    this.#check("bpf_map__set_max_entries", this.#bpf.bpf_map__set_max_entries(map, entries));
   }
   /** bpf_map_update_elem with BPF_ANY: inserts or replaces. */
   updateElem(fd: number, key: Uint8Array<ArrayBuffer>, value: Uint8Array<ArrayBuffer>): void {

@@ -33,6 +33,24 @@ export const PROGRAMS: readonly BpfProgram[] = [
   { name: "crienrich_opn2x", tracepoint: "syscalls/sys_exit_openat2", kinds: ["open"] },
 ];
 
+/** A map that only the programs of some kinds use. */
+export interface KindMap {
+  /** The map's name in `bpf/crienrich.bpf.c`. */
+  name: string;
+  /** The kinds whose programs use it. */
+  kinds: readonly EventKind[];
+}
+
+/**
+ * Maps made with a single entry when none of their kinds is traced: an LRU hash map is
+ * preallocated in full at load, and `sock_owner`'s 65 536 entries alone took ~20 ms of the
+ * ~95 ms load here (and ~6 MiB of kernel memory) for a trace of execs.
+ */
+export const KIND_MAPS: readonly KindMap[] = [
+  { name: "sock_owner", kinds: ["connect", "accept", "close"] },
+  { name: "open_args", kinds: ["open"] },
+];
+
 /** True when tracing `kinds` needs `program`. */
 export function programNeeded(program: BpfProgram, kinds: ReadonlySet<EventKind>): boolean {
   return program.kinds === "always" || program.kinds.some((kind) => kinds.has(kind));

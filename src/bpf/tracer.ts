@@ -27,7 +27,7 @@ import {
 import { CLOCK_BOOTTIME, CLOCK_REALTIME, type Handle, type Libbpf, openLibbpf } from "./libbpf.ts";
 import { OBJECT_BYTES } from "./object.gen.ts";
 import { PerfReader } from "./perf_reader.ts";
-import { programNeeded, PROGRAMS, tracepointsFor } from "./programs.ts";
+import { KIND_MAPS, programNeeded, PROGRAMS, tracepointsFor } from "./programs.ts";
 import type { EventKind } from "./event.ts";
 import { checkTracingPrerequisites, hostMountNamespaceId } from "./prerequisites.ts";
 
@@ -75,6 +75,13 @@ export interface TracerOptions {
    * cgroup v2 tree. Default false (the v2 tree).
    */
   cgroupV1?: boolean;
+  /**
+   * Attach the programs only once this settles: the object is loaded meanwhile, and no
+   * event is sent before the caller is ready to read (a caller loads while it discovers
+   * the runtimes). When it rejects, everything is released and `open` rejects with its
+   * reason. Default: attach right after the load.
+   */
+  attachWhen?: Promise<unknown>;
 }
 
 const OBJECT_NAME = "crienrich";
@@ -109,7 +116,7 @@ function u64Key(id: bigint): Uint8Array<ArrayBuffer> {
  *
  * @example
  * ```ts
- * using tracer = ProcessTracer.open({
+ * using tracer = await ProcessTracer.open({
  *   traceExec: true, traceExit: true, traceHost: false, sendUnknown: true,
  * });
  * while (!stopping) {
@@ -147,18 +154,22 @@ export class ProcessTracer implements Disposable {
   /**
    * Checks the node ({@linkcode checkTracingPrerequisites}, mounting tracefs if needed),
    * then opens, configures, loads and attaches the embedded object and maps the perf
-   * buffer. Everything created is released again when a phase fails.
+   * buffer. Everything created is released again when a phase fails. The load (CO-RE
+   * relocation and the kernel's verifier, the longest phase) runs on a worker thread, so
+   * the event loop can meanwhile talk to the runtimes.
    *
    * @throws {PermissionError} not root, or the kernel refused (EPERM).
    * @throws {NotSupportedError} no BTF, no libbpf, no tracefs or tracepoint.
    * @throws {RangeError} `perCpuBufferPages` is not a power of two.
    * @throws {Error} any other failure, naming the phase, with a {@linkcode BpfError} cause.
    */
-  static open(options: TracerOptions): ProcessTracer {
+  static async open(options: TracerOptions): Promise<ProcessTracer> {
     const pages = options.perCpuBufferPages ?? DEFAULT_PAGES;
     if (!Number.isInteger(pages) || pages < 1 || (pages & (pages - 1)) !== 0) {
       throw new RangeError(`Cannot open tracer: buffer pages must be a power of two, got ${pages}`);
     }
+    // Awaited after the load; handled now, so that it failing first is not "uncaught".
+    options.attachWhen?.catch(() => {});
     const kinds = requestedKinds(options);
     checkTracingPrerequisites({
       ...(options.libbpfPath ? { libbpfPath: options.libbpfPath } : {}),
@@ -191,14 +202,20 @@ export class ProcessTracer implements Disposable {
             lib.setAutoload(lib.findProgram(object, program.name), false);
           }
         }
+        for (const map of KIND_MAPS) {
+          if (!map.kinds.some((kind) => kinds.has(kind))) {
+            lib.setMaxEntries(lib.findMap(object, map.name), 1);
+          }
+        }
       } catch (error) {
         throw wrap("configure BPF object", error);
       }
       try {
-        lib.loadObject(object);
+        await lib.loadObject(object);
       } catch (error) {
         throw wrap("load BPF object", error);
       }
+      await options.attachWhen;
       for (const program of PROGRAMS) {
         if (!programNeeded(program, kinds)) continue;
         try {

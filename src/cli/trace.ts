@@ -21,7 +21,9 @@ import {
   TRACE_COLUMNS,
   traceEventLine,
 } from "../output/trace_event.ts";
-import type { TraceEvent } from "../bpf/mod.ts";
+import type { ProcessTracer, TraceEvent } from "../bpf/mod.ts";
+import { procShowsInitialPidNamespace } from "../runtime/pid_namespace.ts";
+import { join } from "node:path";
 import {
   connectMatches,
   execArgsContain,
@@ -31,7 +33,7 @@ import {
   parseConnectTarget,
 } from "../trace/until.ts";
 import { selectsEverything } from "../runtime/selector.ts";
-import { runTraceSession, type TraceSummary } from "../trace/session.ts";
+import { openSessionTracer, runTraceSession, type TraceSummary } from "../trace/session.ts";
 import {
   GLOBAL_HELP,
   parseCommandArgs,
@@ -180,9 +182,46 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
     );
   }
   const node = Deno.env.get("NODE_NAME") || hostname();
+  const tracerSetup = {
+    events,
+    includeHost: values.host === true,
+    ...(pages ? { perCpuBufferPages: pages } : {}),
+    ...(values.libbpf ? { libbpfPath: values.libbpf } : {}),
+    ...(global.hostRoot ? { hostRoot: global.hostRoot } : {}),
+  };
+  // Seen from the host's PID namespace, the tracer needs nothing from the runtimes: its
+  // object loads (~0.1 s of verifier) while they are discovered, and attaches after.
+  const hostPidView = await procShowsInitialPidNamespace(join(global.hostRoot ?? "/", "proc"))
+    .catch(() => false);
+  const opening = openRuntime(global, io.diagnostics);
+  const early = hostPidView
+    ? openSessionTracer({ ...tracerSetup, attachWhen: opening })
+    : undefined;
+  // Awaited below; handled now, so that it failing first is not "uncaught".
+  early?.catch(() => {});
   // `pidNamespace` is `host`, or `node` with the inode and dev of the node container's PID
   // namespace that the tracer reports pids in; a `blind` one has already stopped here.
-  const { runtime, pidNamespace } = await openRuntime(global, io.diagnostics);
+  let opened: Awaited<typeof opening>;
+  try {
+    opened = await opening;
+  } catch (error) {
+    // The tracer releases everything when `opening` fails; wait for it to have done so.
+    await early?.catch(() => {});
+    throw error;
+  }
+  const { runtime, pidNamespace } = opened;
+  let tracer: ProcessTracer;
+  try {
+    tracer = early && pidNamespace.kind === "host" ? await early : await openSessionTracer({
+      ...tracerSetup,
+      ...(pidNamespace.kind === "node"
+        ? { pidNamespaceInode: Number(pidNamespace.pidnsInode) }
+        : {}),
+    });
+  } catch (error) {
+    runtime.close();
+    throw error;
+  }
   const stop = Promise.withResolvers<void>();
   const onSignal = () => stop.resolve();
   // A closed terminal or a dropped SSH session (SIGHUP) ends the trace like Ctrl-C.
@@ -192,6 +231,7 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
   let matched = false;
   try {
     const summary = await runTraceSession({
+      tracer,
       runtime,
       selector: named || values.all ? selector : null,
       includeHost: values.host === true,
@@ -206,12 +246,7 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
           }`,
         );
       },
-      ...(pidNamespace.kind === "node"
-        ? { pidNamespaceInode: Number(pidNamespace.pidnsInode) }
-        : {}),
       events,
-      ...(pages ? { perCpuBufferPages: pages } : {}),
-      ...(values.libbpf ? { libbpfPath: values.libbpf } : {}),
       ...(global.hostRoot ? { hostRoot: global.hostRoot } : {}),
       resolveWaitMs,
       ...(durationMs !== undefined ? { durationMs } : {}),

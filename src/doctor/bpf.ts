@@ -81,7 +81,7 @@ export const bpfCheck: Check = {
     const kinds = availableKinds(options);
     let tracer: ProcessTracer;
     try {
-      tracer = ProcessTracer.open({
+      tracer = await ProcessTracer.open({
         ...(options.libbpfPath ? { libbpfPath: options.libbpfPath } : {}),
         traceExec: kinds.has("exec"),
         traceExit: kinds.has("exit"),

@@ -46,8 +46,55 @@ async function beforeDeadline<T>(promise: Promise<T>, deadline: number): Promise
   }
 }
 
+/** What the session's tracer is opened with (see {@linkcode openSessionTracer}). */
+export interface SessionTracerSetup {
+  /** The kinds of events to trace (`--events`). */
+  events: ReadonlySet<EventKind>;
+  /** Also send processes outside containers. */
+  includeHost: boolean;
+  /**
+   * Trace only this PID namespace (inode) and report its pids: crienrich runs in a kind-like
+   * node whose runtime shares its PID namespace. Default: the host's.
+   */
+  pidNamespaceInode?: number;
+  /** Perf buffer pages per CPU (power of two). */
+  perCpuBufferPages?: number;
+  libbpfPath?: string;
+  hostRoot?: string;
+  /** Attach only once this settles (see `TracerOptions.attachWhen`). */
+  attachWhen?: Promise<unknown>;
+}
+
+/**
+ * Opens the tracer a session reads: unknown namespaces sent with their cgroup names, the
+ * host's mount namespace and crienrich's own pid read from `hostRoot`'s `/proc`.
+ * @throws {PermissionError|NotSupportedError} as {@linkcode ProcessTracer.open}.
+ */
+export function openSessionTracer(setup: SessionTracerSetup): Promise<ProcessTracer> {
+  const procRoot = join(setup.hostRoot ?? "/", "proc");
+  return ProcessTracer.open({
+    hostMntnsId: hostMountNamespaceId(procRoot),
+    traceExec: setup.events.has("exec"),
+    traceExit: setup.events.has("exit"),
+    traceConnect: setup.events.has("connect"),
+    traceAccept: setup.events.has("accept"),
+    traceClose: setup.events.has("close"),
+    traceOpen: setup.events.has("open"),
+    selfPid: ownPidIn(procRoot),
+    traceHost: setup.includeHost,
+    sendUnknown: true,
+    cgroupV1: cgroupLayout() === "v1",
+    ...(setup.pidNamespaceInode ? { pidNamespaceInode: setup.pidNamespaceInode } : {}),
+    ...(setup.perCpuBufferPages ? { perCpuBufferPages: setup.perCpuBufferPages } : {}),
+    ...(setup.libbpfPath ? { libbpfPath: setup.libbpfPath } : {}),
+    ...(setup.attachWhen ? { attachWhen: setup.attachWhen } : {}),
+  });
+}
+
 /** Options of {@linkcode runTraceSession}. */
 export interface TraceSessionOptions {
+  /** The session's tracer ({@linkcode openSessionTracer}); the session closes it. */
+  tracer: ProcessTracer;
   runtime: ContainerSource;
   /** Containers to trace; null traces none (host only). */
   selector: ContainerSelector | null;
@@ -58,16 +105,8 @@ export interface TraceSessionOptions {
    * False under a named selection, which prints only what is proven to be its own.
    */
   printUnresolved: boolean;
-  /**
-   * Trace only this PID namespace (inode) and report its pids: crienrich runs in a kind-like
-   * node whose runtime shares its PID namespace. Default: the host's.
-   */
-  pidNamespaceInode?: number;
-  /** The kinds of events to trace (`--events`). */
+  /** The kinds of events traced (`--events`). */
   events: ReadonlySet<EventKind>;
-  /** Perf buffer pages per CPU (power of two). */
-  perCpuBufferPages?: number;
-  libbpfPath?: string;
   hostRoot?: string;
   /** How long an event of a new namespace waits for its container, in ms. */
   resolveWaitMs: number;
@@ -141,30 +180,14 @@ async function ranSince(
  * Runs a trace until the stop signal, the duration, or `emit` returning false. Closes the
  * tracer (detaching every program) before returning or throwing.
  *
- * @throws {PermissionError|NotSupportedError} from opening the tracer.
  * @throws {RuntimeUnavailableError} from listing the runtime's containers.
  */
 export async function runTraceSession(options: TraceSessionOptions): Promise<TraceSummary> {
-  // The duration counts from the start: loading, attaching and listing are part of it.
+  // The duration counts from here: the first listing is part of it.
   const deadline = options.durationMs === undefined ? Infinity : Date.now() + options.durationMs;
   const procRoot = join(options.hostRoot ?? "/", "proc");
   const hostMntnsId = hostMountNamespaceId(procRoot);
-  const tracer = ProcessTracer.open({
-    hostMntnsId,
-    traceExec: options.events.has("exec"),
-    traceExit: options.events.has("exit"),
-    traceConnect: options.events.has("connect"),
-    traceAccept: options.events.has("accept"),
-    traceClose: options.events.has("close"),
-    traceOpen: options.events.has("open"),
-    selfPid: ownPidIn(procRoot),
-    traceHost: options.includeHost,
-    sendUnknown: true,
-    cgroupV1: cgroupLayout() === "v1",
-    ...(options.pidNamespaceInode ? { pidNamespaceInode: options.pidNamespaceInode } : {}),
-    ...(options.perCpuBufferPages ? { perCpuBufferPages: options.perCpuBufferPages } : {}),
-    ...(options.libbpfPath ? { libbpfPath: options.libbpfPath } : {}),
-  });
+  const tracer = options.tracer;
   try {
     let selectionSeen = false;
     let lastResolveError: string | undefined;

@@ -27,7 +27,7 @@ const script = [
   "kill $L",
 ].join("; ");
 
-using tracer = ProcessTracer.open({
+using tracer = await ProcessTracer.open({
   traceExec: false,
   traceExit: false,
   traceConnect: true,

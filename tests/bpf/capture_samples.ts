@@ -24,7 +24,7 @@ const script = [
   "exit 3",
 ].join("; ");
 
-using tracer = ProcessTracer.open({
+using tracer = await ProcessTracer.open({
   traceExec: true,
   traceExit: true,
   traceHost: false,

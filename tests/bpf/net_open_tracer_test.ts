@@ -34,7 +34,7 @@ function freePort(): number {
 }
 
 kernelTest("open events carry path, flags and result; crienrich's own opens never", async () => {
-  using tracer = ProcessTracer.open({ ...base, traceOpen: true, traceHost: true });
+  using tracer = await ProcessTracer.open({ ...base, traceOpen: true, traceHost: true });
   const own = await Deno.makeTempFile({ prefix: "crienrich-own-open-" });
   const theirs = await Deno.makeTempFile({ prefix: "crienrich-their-open-" });
   try {
@@ -80,7 +80,7 @@ kernelTest("open events carry path, flags and result; crienrich's own opens neve
 });
 
 kernelTest("a loopback connection between two namespaces is each side's own", async () => {
-  using tracer = ProcessTracer.open({
+  using tracer = await ProcessTracer.open({
     ...base,
     traceConnect: true,
     traceAccept: true,
@@ -147,7 +147,7 @@ kernelTest("a loopback connection between two namespaces is each side's own", as
 });
 
 kernelTest("a refused connect is reported once, failed with ECONNREFUSED", async () => {
-  using tracer = ProcessTracer.open({ ...base, traceConnect: true, traceClose: true });
+  using tracer = await ProcessTracer.open({ ...base, traceConnect: true, traceClose: true });
   const port = freePort();
   const out = await run("unshare", [
     ...UNSHARE,
@@ -165,7 +165,7 @@ kernelTest("a refused connect is reported once, failed with ECONNREFUSED", async
 });
 
 kernelTest("a namespace denied after connect(2) began gets no later TCP event", async () => {
-  using tracer = ProcessTracer.open({ ...base, traceConnect: true, traceClose: true });
+  using tracer = await ProcessTracer.open({ ...base, traceConnect: true, traceClose: true });
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   const accepted: Deno.Conn[] = [];
@@ -208,7 +208,7 @@ kernelTest("a missing tracepoint names the event kinds that need it", () => {
 });
 
 kernelTest("an open path of exactly 255 bytes is whole, one byte longer is cut", async () => {
-  using tracer = ProcessTracer.open({ ...base, traceOpen: true });
+  using tracer = await ProcessTracer.open({ ...base, traceOpen: true });
   // 255 bytes fill the 256-byte buffer with its NUL, as a longer path's first 255 do.
   const whole = `/tmp/${"w".repeat(250)}`, cut = `/tmp/${"c".repeat(251)}`;
   assert.deepEqual([whole.length, cut.length], [255, 256]);

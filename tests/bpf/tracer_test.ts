@@ -13,6 +13,7 @@ import {
 import { openLibbpf } from "../../src/bpf/libbpf.ts";
 import { NotSupportedError } from "../../src/errors.ts";
 import { collect, IGNORE_KERNEL, parseMntns, requireKernel, run } from "./_kernel.ts";
+import { bpfProgramIds } from "../../bench/proc_stats.ts";
 
 const kernelTest = (name: string, fn: () => Promise<void> | void) =>
   Deno.test({ name, ignore: IGNORE_KERNEL, fn: () => (requireKernel(), fn()) });
@@ -35,7 +36,7 @@ function ownCgroupId(): bigint {
 }
 
 kernelTest("ProcessTracer.open() reports exec and exit in a new mount namespace", async () => {
-  using tracer = ProcessTracer.open(base);
+  using tracer = await ProcessTracer.open(base);
   const out = await run("unshare", [
     ...UNSHARE,
     "echo $$ $(readlink /proc/$$/ns/mnt); /bin/echo hello-crienrich x y >/dev/null; exit 3",
@@ -72,7 +73,7 @@ kernelTest("ProcessTracer.open() reports exec and exit in a new mount namespace"
 });
 
 kernelTest("allowMountNamespace() and denyMountNamespace() decide in the kernel", async () => {
-  using tracer = ProcessTracer.open({ ...base, sendUnknown: false });
+  using tracer = await ProcessTracer.open({ ...base, sendUnknown: false });
   const child = new Deno.Command("unshare", {
     args: [
       ...UNSHARE,
@@ -111,7 +112,7 @@ for (const traceHost of [false, true]) {
   kernelTest(
     `ProcessTracer.open() with traceHost=${traceHost} ${traceHost ? "sees" : "drops"} host execs`,
     async () => {
-      using tracer = ProcessTracer.open({ ...base, traceHost });
+      using tracer = await ProcessTracer.open({ ...base, traceHost });
       const marker = `host-crienrich-${crypto.randomUUID()}`;
       await run("/bin/echo", [marker]);
       const got = await collect(
@@ -130,14 +131,14 @@ for (const traceHost of [false, true]) {
 }
 
 kernelTest("poll() reports lost samples when a 1-page buffer overflows", async () => {
-  using tracer = ProcessTracer.open({ ...base, perCpuBufferPages: 1 });
+  using tracer = await ProcessTracer.open({ ...base, perCpuBufferPages: 1 });
   await run("unshare", [...UNSHARE, "i=0; while [ $i -lt 2000 ]; do /bin/true; i=$((i+1)); done"]);
   const got = await collect(tracer, 2000, (c) => c.lost > 0n);
   assert.ok(got.lost > 0n, `lost ${got.lost}, received ${got.events.length}`);
 });
 
 kernelTest("poll() keeps up with a 2000-exec storm while it runs", async () => {
-  using tracer = ProcessTracer.open({ ...base, traceExit: false });
+  using tracer = await ProcessTracer.open({ ...base, traceExit: false });
   const got = { events: [] as TraceEvent[], samples: [] as Uint8Array[], lost: 0n };
   let done = false;
   const storm = run("unshare", [
@@ -155,7 +156,7 @@ kernelTest("poll() keeps up with a 2000-exec storm while it runs", async () => {
 });
 
 kernelTest("close() detaches: bpftool lists no crienrich program", async () => {
-  const tracer = ProcessTracer.open(base);
+  const tracer = await ProcessTracer.open(base);
   const names = async () =>
     (JSON.parse(await run("bpftool", ["-j", "prog", "show"])) as { name?: string }[])
       .map((p) => p.name).filter((n) => n?.startsWith("crienrich"));
@@ -169,8 +170,60 @@ kernelTest("close() detaches: bpftool lists no crienrich program", async () => {
   assert.throws(() => tracer.allowMountNamespace(1n), /closed/);
 });
 
+/**
+ * Ids of the BPF programs this process holds (but those in `except`: another test's), and of
+ * the links attaching them.
+ */
+async function ownProgramsAndLinks(
+  except: number[],
+): Promise<{ programs: number[]; linked: number[] }> {
+  const programs = bpfProgramIds(Deno.pid).filter((id) => !except.includes(id));
+  const links = JSON.parse(await run("bpftool", ["-j", "link", "show"])) as { prog_id: number }[];
+  return { programs, linked: links.map((l) => l.prog_id).filter((id) => programs.includes(id)) };
+}
+
+kernelTest("open() with attachWhen loads at once and attaches once it settles", async () => {
+  const earlier = bpfProgramIds(Deno.pid);
+  const gate = Promise.withResolvers<void>();
+  let settled = false;
+  const opening = ProcessTracer.open({ ...base, attachWhen: gate.promise })
+    .finally(() => settled = true);
+  // Loaded (the programs exist) but attached to nothing while the gate is closed.
+  const deadline = Date.now() + 10_000;
+  while ((await ownProgramsAndLinks(earlier)).programs.length < 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const before = await ownProgramsAndLinks(earlier);
+  assert.equal(before.programs.length, 2, "crienrich_exec and crienrich_exit loaded");
+  assert.deepEqual(before.linked, [], "no program attached before the gate opens");
+  assert.equal(settled, false);
+  gate.resolve();
+  using tracer = await opening;
+  const after = await ownProgramsAndLinks(earlier);
+  assert.deepEqual(after.linked.sort(), after.programs, "every program attached");
+  const out = await run("unshare", [...UNSHARE, "readlink /proc/$$/ns/mnt; /bin/true gated"]);
+  const mntns = parseMntns(out.trim());
+  const gated = (events: TraceEvent[]) =>
+    execs(events, mntns).filter((e) => e.binary === "/bin/true" && e.args[1] === "gated");
+  const got = await collect(tracer, 3000, (c) => gated(c.events).length > 0);
+  assert.equal(gated(got.events).length, 1, "the exec after the attach is reported");
+});
+
+kernelTest(
+  "open() with a rejected attachWhen rejects with its reason and keeps nothing",
+  async () => {
+    const earlier = bpfProgramIds(Deno.pid);
+    const reason = new Error("runtime discovery failed");
+    await assert.rejects(
+      ProcessTracer.open({ ...base, attachWhen: Promise.reject(reason) }),
+      (error) => error === reason,
+    );
+    assert.deepEqual(bpfProgramIds(Deno.pid), earlier, "no program left loaded");
+  },
+);
+
 kernelTest("poll() rethrows an error thrown by the event handler", async () => {
-  using tracer = ProcessTracer.open({ ...base, traceHost: true });
+  using tracer = await ProcessTracer.open({ ...base, traceHost: true });
   await run("/bin/true", []);
   await assert.rejects(async () => {
     for (let i = 0; i < 30; i++) {
@@ -197,8 +250,8 @@ kernelTest("checkTracingPrerequisites() mounts tracefs when it is absent", async
   Deno.statSync("/sys/kernel/tracing/events/sched/sched_process_exit/id");
 });
 
-Deno.test("ProcessTracer.open() rejects a buffer size that is not a power of two", () => {
-  assert.throws(() => ProcessTracer.open({ ...base, perCpuBufferPages: 3 }), RangeError);
+Deno.test("ProcessTracer.open() rejects a buffer size that is not a power of two", async () => {
+  await assert.rejects(ProcessTracer.open({ ...base, perCpuBufferPages: 3 }), RangeError);
 });
 
 Deno.test("openLibbpf() names the package when the library is missing", () => {
@@ -221,7 +274,7 @@ Deno.test("Libbpf.openObject() turns NULL+errno into a BpfError carrying libbpf'
 });
 
 kernelTest("a cgroup sample names the task's cgroup path before its unknown event", async () => {
-  using tracer = ProcessTracer.open(base);
+  using tracer = await ProcessTracer.open(base);
   const mount = Deno.readTextFileSync("/proc/self/mountinfo").split("\n")
     .map((l) => l.split(" "))
     .find((f) => f[f.indexOf("-") + 1] === "cgroup2")![4]!;
@@ -277,7 +330,7 @@ kernelTest(
     const writer = child.stdin.getWriter();
     const link = (await lines.read()).value!;
     const inode = Number(/pid:\[(\d+)\]/.exec(link)![1]);
-    using tracer = ProcessTracer.open({ ...base, traceHost: true, pidNamespaceInode: inode });
+    using tracer = await ProcessTracer.open({ ...base, traceHost: true, pidNamespaceInode: inode });
     const marker = `outside-${crypto.randomUUID()}`;
     await run("/bin/echo", [marker]);
     await writer.write(new TextEncoder().encode("\n"));
@@ -305,7 +358,7 @@ kernelTest(
   async () => {
     const memory = "/sys/fs/cgroup/memory";
     if (!Deno.statSync(memory).isDirectory) throw new Error(`this test needs ${memory}`);
-    using tracer = ProcessTracer.open({ ...base, cgroupV1: true });
+    using tracer = await ProcessTracer.open({ ...base, cgroupV1: true });
     const leaf = crypto.randomUUID().replaceAll("-", "").repeat(2);
     const parent = `${memory}/crienrich-v1-${leaf.slice(0, 8)}`;
     Deno.mkdirSync(`${parent}/${leaf}`, { recursive: true });

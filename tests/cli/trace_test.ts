@@ -239,10 +239,14 @@ realTest("trace counts lost samples when a burst overflows a tiny perf buffer", 
     // The NDJSON lost records count every sample the kernel dropped, cgroup samples too.
     assert.equal(lostRecords, lost! + lostCgroup!);
     assert.equal(events.length, printed);
-    // Exact: 3000 execs and exits of /bin/true, the exec and exit of the shell, and the
-    // exit of runc's helper that joined the container for ExecSync: each printed, hidden
-    // or lost, once.
-    assert.equal(printed! + helpers! + lost!, 6003, stderr.join("\n"));
+    // 3000 execs and exits of /bin/true, the exec and exit of the shell, and the exit of
+    // runc's helper that joined the container for ExecSync: each printed, hidden or lost,
+    // none silently dropped. `lost` may also hold first events of other namespaces (any
+    // process on the machine that unshares one) sent while the reader was stopped, so the
+    // bound is exact only on an idle machine.
+    assert.ok(printed! + helpers! <= 6003, stderr.join("\n"));
+    assert.ok(printed! + helpers! + lost! >= 6003, stderr.join("\n"));
+    assert.ok(events.every((e) => e.pod?.name === "foo"), "only foo's events are printed");
   });
 });
 
