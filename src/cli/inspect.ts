@@ -11,6 +11,7 @@ import { cgroupPathOfPid, mountNamespaceIdOfPid } from "../runtime/proc.ts";
 import { ExitCode, NotFoundError, RuntimeUnavailableError, UsageError } from "../errors.ts";
 import { GLOBAL_HELP, parseCommandArgs, parseOutputFormat } from "./options.ts";
 import { openRuntimeClient } from "./context.ts";
+import { unansweredHint } from "../runtime/runtime_set.ts";
 import type { CommandIO } from "./io.ts";
 
 /** The kernel's largest pid (PID_MAX_LIMIT, include/linux/threads.h, 64-bit). */
@@ -123,11 +124,7 @@ export function findRecord(
       what = `container of pid ${target.pid}`;
       break;
   }
-  const silent = unanswered.length > 0
-    ? `${
-      unanswered.join(", ")
-    } did not answer; raise --timeout, or name one runtime with --runtime-endpoint`
-    : "";
+  const silent = unansweredHint(unanswered) ?? "";
   if (matches.length === 1) {
     const proven = target.kind === "pid" || target.kind === "cgroup" ||
       (target.kind === "prefix" && matches[0]!.id === target.prefix);

@@ -11,7 +11,7 @@ import {
   matchesSelector,
   parseLabelSelector,
 } from "../runtime/selector.ts";
-import { ExitCode, NotFoundError, UsageError } from "../errors.ts";
+import { ExitCode, NotFoundError, RuntimeUnavailableError, UsageError } from "../errors.ts";
 import { GLOBAL_HELP, parseCommandArgs, parseOutputFormat } from "./options.ts";
 import { openRuntimeClient } from "./context.ts";
 import type { CommandIO } from "./io.ts";
@@ -190,6 +190,12 @@ export async function runPs(args: string[], io: CommandIO): Promise<ExitCode> {
   const named = selector.pod !== undefined || selector.namespace !== undefined ||
     selector.container !== undefined;
   if (named && records.length === 0) {
+    const silent = runtime.unansweredHint();
+    if (silent) {
+      throw new RuntimeUnavailableError(
+        `Cannot tell whether a container matches ${selectorText(selector)}: ${silent}`,
+      );
+    }
     throw new NotFoundError(
       `No ${selector.includeStopped ? "" : "running "}container matches ${
         selectorText(selector)

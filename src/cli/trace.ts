@@ -10,6 +10,7 @@ import {
   ExitCode,
   NotFoundError,
   PermissionError,
+  RuntimeUnavailableError,
   UsageError,
   WaitTimeoutError,
 } from "../errors.ts";
@@ -296,6 +297,12 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
     });
     io.diagnostics(`crienrich: ${describeSummary(summary)}`);
     if (named && !summary.selectionSeen) {
+      const silent = runtime.unansweredHint();
+      if (silent) {
+        throw new RuntimeUnavailableError(
+          `Cannot tell whether a container of ${selectorText(selector)} ran: ${silent}`,
+        );
+      }
       throw new NotFoundError(
         `No container of ${selectorText(selector)} ran during the trace`,
       );

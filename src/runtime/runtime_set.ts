@@ -106,6 +106,15 @@ export class RuntimeSet implements ContainerSource {
     ];
   }
 
+  /**
+   * Why "no such container" cannot be proven, one clause for messages (`Docker Engine at
+   * unix:///x did not answer; raise --timeout, …`), or undefined when every runtime found
+   * answered (see {@linkcode unanswered}).
+   */
+  unansweredHint(): string | undefined {
+    return unansweredHint(this.unanswered());
+  }
+
   /** The endpoints, each once, for messages: `unix:///a, unix:///b`. */
   describe(): string {
     // A containerd socket is two members (its CRI and its own API): named once.
@@ -293,4 +302,15 @@ export class RuntimeSet implements ContainerSource {
 
 function recordPaths(record: ContainerRecord): string[] {
   return record.cgroup_path === null ? [] : [record.cgroup_path];
+}
+
+/**
+ * `runtimes` did not answer, and what to do, as one clause; undefined when none is named.
+ * @param runtimes as {@linkcode RuntimeSet.unanswered} gives them.
+ */
+export function unansweredHint(runtimes: readonly string[]): string | undefined {
+  if (runtimes.length === 0) return undefined;
+  return `${
+    runtimes.join(", ")
+  } did not answer; raise --timeout, or name one runtime with --runtime-endpoint`;
 }

@@ -217,8 +217,9 @@ async function assertBoundedPs(root: string, ids: string[]): Promise<void> {
 
 /**
  * With the Docker Engine under `root` silent: `inspect app` (the CRI container, listed once)
- * cannot be proven the only "app", `inspect <docker name>` cannot be proven absent (both
- * exit 3, naming the silent runtime); the CRI container's full id is still found.
+ * cannot be proven the only "app", `inspect <docker name>`, `ps --container <docker name>`
+ * and `trace --container <docker name>` cannot be proven absent (each exits 3, naming the
+ * silent runtime); the CRI container's full id is still found.
  */
 async function assertInspectUnproven(root: string, app: string, dockerName: string) {
   const flags = ["--host-root", root, "--timeout", `${TIMEOUT_S}s`];
@@ -242,4 +243,23 @@ async function assertInspectUnproven(root: string, app: string, dockerName: stri
   const byId = await runCli(["inspect", app, ...flags]);
   assert.equal(byId.code, ExitCode.Ok, byId.stderr);
   assert.equal(JSON.parse(byId.stdout).id, app);
+  // ps and trace under a named selection that matches nothing: not "not found" (5) either.
+  const ps = await runCli(["ps", "--container", dockerName, ...flags]);
+  assert.equal(ps.code, ExitCode.RuntimeUnavailable, ps.stderr);
+  assert.match(
+    ps.stderr,
+    new RegExp(
+      `^crienrich: Cannot tell whether a container matches container "${dockerName}": ${silent} did not answer`,
+      "m",
+    ),
+  );
+  const trace = await runCli(["trace", "--container", dockerName, "--duration", "1s", ...flags]);
+  assert.equal(trace.code, ExitCode.RuntimeUnavailable, trace.stderr);
+  assert.match(
+    trace.stderr,
+    new RegExp(
+      `^crienrich: Cannot tell whether a container of container "${dockerName}" ran: ${silent} did not answer`,
+      "m",
+    ),
+  );
 }
