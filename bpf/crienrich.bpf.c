@@ -595,11 +595,14 @@ int crienrich_tcp(struct trace_event_raw_inet_sock_set_state *ctx)
 		return 0;
 	/*
 	 * A socket starting a life (leaving CLOSE: connect(2), listen(2); or a child born in
-	 * SYN_RECV) has no owner yet: drop an entry a freed socket at the same address left
-	 * (one accepted after it closed never reaches CLOSE again), or its owner would be
-	 * reported for this socket's events.
+	 * SYN_RECV, cloned from its listener) has no owner yet: drop an entry a freed socket at
+	 * the same address left (one accepted after it closed never reaches CLOSE again), or its
+	 * owner would be reported for this socket's events. SYN_SENT -> SYN_RECV is no new life
+	 * but a connect's simultaneous open (a self-connect: a socket bound to the port it
+	 * connects to, which a retry loop towards a local port in the ephemeral range hits): its
+	 * owner stays, and its outcome is the next change.
 	 */
-	if (oldstate == TCP_CLOSE || newstate == TCP_SYN_RECV) {
+	if (oldstate == TCP_CLOSE || (newstate == TCP_SYN_RECV && oldstate != TCP_SYN_SENT)) {
 		bpf_map_delete_elem(&sock_owner, &sk);
 		if (newstate != TCP_SYN_SENT)
 			return 0;
@@ -638,8 +641,12 @@ int crienrich_tcp(struct trace_event_raw_inet_sock_set_state *ctx)
 		bpf_probe_read_kernel(owner->event.saddr, 4, ctx->saddr);
 		bpf_probe_read_kernel(owner->event.daddr, 4, ctx->daddr);
 	}
+	/* A simultaneous open (see above): the connect's outcome comes with the next change. */
+	if (newstate == TCP_SYN_RECV)
+		return 0;
 	flags = owner_flags(&owner->event);
-	if (oldstate == TCP_SYN_SENT) {
+	/* A connect's outcome: its first change after SYN_SENT (and SYN_RECV, see above). */
+	if (!owner->established_ns) {
 		if (newstate == TCP_ESTABLISHED)
 			owner->established_ns = now;
 		if (flags >= 0 && crienrich_config.trace_connect) {

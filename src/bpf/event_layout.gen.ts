@@ -8,12 +8,12 @@
  */
 
 /** sha256 (hex) of bpf/crienrich.bpf.o as built with these sources. */
-export const OBJECT_SHA256 = "0c09df8fe619a1f54fc2adadc84ca02ecfcfbec0f970f0d5eaba4b436378a54e";
+export const OBJECT_SHA256 = "20525e862a96e69541c0a076897bdf8e8e4b8ff5feda695b12bbd279466d9992";
 /** Compiler, bpftool and libbpf header versions of the build. */
 export const TOOLCHAIN = "Debian clang version 14.0.6; bpftool v7.1.0; libbpf headers 1.1";
 /** sha256 (hex) of every build input, by repository-relative path. */
 export const SOURCE_SHA256: Readonly<Record<string, string>> = {
-  "bpf/crienrich.bpf.c": "cf992d16c9af7df5042992febffa51917ae42e3ed8889869338d6144d0b463ab",
+  "bpf/crienrich.bpf.c": "b0df990f6609f213a056996dcde3fafc8a3305576e494094a92b4583c593f200",
   "bpf/event.h": "e7f5488d2f883d333acb5b16f72373df32e807a461c65a046c4acfe5ab3a3af4",
   "bpf/vmlinux.h": "b0c25deba5befd86d507d8e96a5a989a431bc11f643812304213f8ac54274bc4",
   "scripts/bpf_build.sh": "442bf1aa6bac19bee140bcb3f3d8aa084df57f7e8ba217be30b5fee9d16cbc45",

@@ -10,15 +10,21 @@ import { formatIpv6, type TraceEvent } from "../bpf/event.ts";
  * True when an exec matches a `--until-exec` pattern: its binary path, its `argv[0]`, or the
  * binary's base name equals the pattern, which may be a glob (`*` and `?` within one path
  * segment, `[abc]` classes). Text inside the arguments never matches: see
- * {@linkcode execArgsContain}.
+ * {@linkcode execArgsContain}. A string the kernel cut at its bound (a binary path over 255
+ * bytes, an `argv[0]` that is the cut last element of a long argv) never matches: only its
+ * beginning is known, and a glob can match that beginning and not the whole (`/opt/*` and
+ * `/opt/<250 bytes>/x` cut after 255 bytes), or the cut base name (`app-hel`) exactly.
  *
  * @example execMatches(exec("/bin/sh", ["/bin/sh", "-c", "/bin/hostname"]), "/bin/hostname") // false
  */
 export function execMatches(event: TraceEvent, pattern: string | RegExp): boolean {
   if (event.type !== "exec") return false;
   const glob = typeof pattern === "string" ? globToRegExp(pattern) : pattern;
+  const argv0Whole = !(event.argsTruncated && event.args.length <= 1);
+  if (argv0Whole && glob.test(event.args[0] ?? "")) return true;
+  if (event.binaryTruncated) return false;
   const base = event.binary.slice(event.binary.lastIndexOf("/") + 1);
-  return glob.test(event.binary) || glob.test(event.args[0] ?? "") || glob.test(base);
+  return glob.test(event.binary) || glob.test(base);
 }
 
 /** True when an exec's command line (argv joined by spaces) contains `text` (`--until-args`). */
@@ -112,12 +118,16 @@ function canonicalIpv6(text: string): string {
 /**
  * True when a connect reached ESTABLISHED with `target` (`--until-connect`). An IPv4
  * address and its IPv4-mapped IPv6 form (`::ffff:a.b.c.d`, what a dual-stack AF_INET6
- * socket connecting to an IPv4 peer reports) are one address.
+ * socket connecting to an IPv4 peer reports) are one address. A self-connect (local end
+ * equal to the remote end: a socket bound to the port it connects to, which a retry loop
+ * towards a local port in the ephemeral range hits while nobody listens) is established
+ * but reached nothing: it never matches.
  *
  * @example connectMatches(connect("::ffff:10.0.0.9", 5432), parseConnectTarget("10.0.0.9:5432")) // true
  */
 export function connectMatches(event: TraceEvent, target: ConnectTarget): boolean {
   return event.type === "connect" && event.tcpState === 1 && event.net.dport === target.port &&
+    !(event.net.sport === event.net.dport && event.net.saddr === event.net.daddr) &&
     (target.address === null || unmapped(event.net.daddr) === unmapped(target.address));
 }
 
@@ -128,8 +138,11 @@ function unmapped(address: string): string {
 
 /**
  * True when an open succeeded on a path matching `pattern` (`--until-open`): the path as
- * the process passed it, a glob as for {@linkcode execMatches}.
+ * the process passed it, a glob as for {@linkcode execMatches}. A path the kernel cut at 255
+ * bytes (`path_truncated`) never matches: a glob that matches its beginning may not match
+ * the path opened (`/etc/api/*` and `/etc/api/<250 bytes>/x`).
  */
 export function openMatches(event: TraceEvent, pattern: RegExp): boolean {
-  return event.type === "open" && event.result >= 0 && pattern.test(event.path);
+  return event.type === "open" && event.result >= 0 && !event.pathTruncated &&
+    pattern.test(event.path);
 }

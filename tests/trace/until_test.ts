@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
-import type { OpenEvent, TcpEvent } from "../../src/bpf/event.ts";
-import { connectMatches, openMatches, parseConnectTarget } from "../../src/trace/until.ts";
+import type { ExecEvent, OpenEvent, TcpEvent } from "../../src/bpf/event.ts";
+import {
+  connectMatches,
+  execMatches,
+  globToRegExp,
+  openMatches,
+  parseConnectTarget,
+} from "../../src/trace/until.ts";
 import { parseEventKinds } from "../../src/cli/options.ts";
 import { UsageError } from "../../src/errors.ts";
 
@@ -69,6 +75,15 @@ Deno.test("connectMatches() needs an established connect to the address and port
   assert.equal(connectMatches(connect("::1", 8080, 1), parseConnectTarget("[::1]:8080")), true);
 });
 
+Deno.test("connectMatches() never takes a self-connect (local end = remote end)", () => {
+  const self = connect("127.0.0.1", 40000, 1);
+  assert.equal(self.net.sport, 40000);
+  assert.equal(connectMatches(self, parseConnectTarget("127.0.0.1:40000")), false);
+  assert.equal(connectMatches(self, parseConnectTarget("*:40000")), false);
+  const other = { ...self, net: { ...self.net, sport: 40001 } };
+  assert.equal(connectMatches(other, parseConnectTarget("127.0.0.1:40000")), true);
+});
+
 Deno.test("openMatches() needs a successful open of a path matching the glob", () => {
   const open = (path: string, result: number): OpenEvent => ({
     ...base,
@@ -85,6 +100,29 @@ Deno.test("openMatches() needs a successful open of a path matching the glob", (
   assert.equal(openMatches(open("/etc/app/config.yaml", 3), glob), true);
   assert.equal(openMatches(open("/etc/app/config.yaml", -2), glob), false, "ENOENT");
   assert.equal(openMatches(open("/etc/app/sub/config.yaml", 3), glob), false);
+  // Cut at 255 bytes: "/etc/app/<246 bytes>" is all that is known of the path opened.
+  const cut = { ...open(`/etc/app/${"d".repeat(246)}`, 3), pathTruncated: true };
+  assert.equal(openMatches(cut, globToRegExp("/etc/app/*")), false);
+  assert.equal(openMatches({ ...cut, pathTruncated: false }, globToRegExp("/etc/app/*")), true);
+});
+
+Deno.test("execMatches() never matches a binary path or argv[0] the kernel cut", () => {
+  const exec = (binary: string, args: string[], cut = false, argsCut = false): ExecEvent => ({
+    ...base,
+    type: "exec",
+    binary,
+    binaryTruncated: cut,
+    args,
+    argsTruncated: argsCut,
+  });
+  const long = `/opt/${"d".repeat(245)}/app-hel`; // cut from ".../app-helper"
+  assert.equal(execMatches(exec(long, ["app"], true), "/opt/*"), false);
+  assert.equal(execMatches(exec(long, ["app"], true), "app-hel"), false);
+  assert.equal(execMatches(exec(long, ["app"], false), "app-hel"), true);
+  // argv[0] is whole unless it is the last (cut) element of a cut argv.
+  assert.equal(execMatches(exec(long, ["/bin/app", "x"], true, true), "/bin/app"), true);
+  assert.equal(execMatches(exec(long, ["/bin/app"], true, true), "/bin/app"), false);
+  assert.equal(execMatches(exec("/bin/app", ["/bin/app"], false, true), "/bin/app"), true);
 });
 
 Deno.test("parseEventKinds() takes every kind, defaults to exec,exit and refuses others", () => {
