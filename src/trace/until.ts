@@ -84,9 +84,24 @@ export function parseConnectTarget(text: string): ConnectTarget {
     if (octets.some((octet) => Number(octet) > 255 || /^0\d/.test(octet))) {
       throw new RangeError(`"${match[2]}" is not an IPv4 address in dotted decimal`);
     }
-    return { address: match[2] === "*" ? null : match[2], port };
+    return { address: match[2] === "*" ? null : unlessUnspecified(match[2]), port };
   }
-  return { address: canonicalIpv6(match[1]!), port };
+  return { address: unlessUnspecified(canonicalIpv6(match[1]!)), port };
+}
+
+/**
+ * `address`, unless it is the unspecified address (0.0.0.0, ::): a connect to it reaches the
+ * host's own address, and its event names that address (127.0.0.1, ::1), never 0.0.0.0, so
+ * such a target could never match.
+ * @throws {RangeError} for the unspecified address
+ */
+function unlessUnspecified(address: string): string {
+  if (address === "0.0.0.0" || address === "::") {
+    throw new RangeError(
+      `${address} is the unspecified address, never a connection's: name the address connected to, or * for any`,
+    );
+  }
+  return address;
 }
 
 /**

@@ -59,6 +59,10 @@ Deno.test("parseConnectTarget() takes IPv4, [IPv6] and * with a port", () => {
       "10.0.0.01:80",
       "[zz]:1",
       "::1:80",
+      // The unspecified address: events name the address actually reached.
+      "0.0.0.0:80",
+      "[::]:80",
+      "[0:0:0:0:0:0:0:0]:80",
     ]
   ) {
     assert.throws(() => parseConnectTarget(bad), RangeError, bad);
