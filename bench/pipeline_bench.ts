@@ -12,6 +12,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { exitWithHelpIf, positiveFlag } from "./flags.ts";
 import { cpuUsage } from "node:process";
 import { decodeSample, type KernelSample } from "../src/bpf/event.ts";
 import { EnrichmentCache } from "../src/enrich/cache.ts";
@@ -41,21 +42,10 @@ const { values: flags } = parseArgs({
   },
   strict: true,
 });
-if (flags.help) {
-  console.log(HELP);
-  Deno.exit(0);
-}
-const positive = (text: string, flag: string) => {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n <= 0) {
-    console.error(`Invalid ${flag} "${text}": expected a positive integer`);
-    Deno.exit(2);
-  }
-  return n;
-};
-const EVENTS = positive(flags.events, "--events");
-const ROUNDS = positive(flags.rounds, "--rounds");
-const BATCH = positive(flags.batch, "--batch");
+exitWithHelpIf(flags.help, HELP);
+const EVENTS = positiveFlag(flags.events, "--events");
+const ROUNDS = positiveFlag(flags.rounds, "--rounds");
+const BATCH = positiveFlag(flags.batch, "--batch");
 
 /** The recorded sample of each kind (tests/bpf/capture_*samples.ts made them). */
 const SAMPLES = {

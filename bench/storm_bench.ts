@@ -19,6 +19,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { exitWithHelpIf, positiveFlag } from "./flags.ts";
 import { fileURLToPath } from "node:url";
 import { Lab } from "../scripts/lab/lab.ts";
 import { CriClient } from "../src/runtime/cri_client.ts";
@@ -75,18 +76,7 @@ const { values: flags } = parseArgs({
   },
   strict: true,
 });
-if (flags.help) {
-  console.log(HELP);
-  Deno.exit(0);
-}
-const positive = (text: string, flag: string) => {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n <= 0) {
-    console.error(`Invalid ${flag} "${text}": expected a positive integer`);
-    Deno.exit(2);
-  }
-  return n;
-};
+exitWithHelpIf(flags.help, HELP);
 const kindsOf = (text: string, flag: string): StormKind[] =>
   text === "none" ? [] : text.split(",").map((name) => {
     const kind = STORM_KINDS.find((k) => k.kind === name.trim());
@@ -100,16 +90,16 @@ const KINDS = kindsOf(flags.kinds, "--kinds");
 const OTHER_POD_KINDS = new Set(kindsOf(flags["other-pod"], "--other-pod").map((k) => k.kind));
 /** Events per storm, by kind. */
 const COUNTS: Record<StormKind["kind"], number> = {
-  exec: flags.execs === undefined ? 3000 : positive(flags.execs, "--execs"),
-  open: flags.opens === undefined ? 100_000 : positive(flags.opens, "--opens"),
-  connect: flags.connects === undefined ? 5000 : positive(flags.connects, "--connects"),
+  exec: flags.execs === undefined ? 3000 : positiveFlag(flags.execs, "--execs"),
+  open: flags.opens === undefined ? 100_000 : positiveFlag(flags.opens, "--opens"),
+  connect: flags.connects === undefined ? 5000 : positiveFlag(flags.connects, "--connects"),
 };
-const ROUNDS = positive(flags.rounds, "--rounds");
-const DRAIN_MS = positive(flags["drain-ms"], "--drain-ms");
+const ROUNDS = positiveFlag(flags.rounds, "--rounds");
+const DRAIN_MS = positiveFlag(flags["drain-ms"], "--drain-ms");
 const CRIENRICH_OUTPUT = flags["crienrich-output"];
 const BUFFER_PAGES = flags["buffer-pages"] === undefined
   ? []
-  : ["--buffer-pages", String(positive(flags["buffer-pages"], "--buffer-pages"))];
+  : ["--buffer-pages", String(positiveFlag(flags["buffer-pages"], "--buffer-pages"))];
 if (CRIENRICH_OUTPUT !== "json" && CRIENRICH_OUTPUT !== "table") {
   console.error(`Invalid --crienrich-output "${CRIENRICH_OUTPUT}": expected json or table`);
   Deno.exit(2);
