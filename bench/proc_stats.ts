@@ -70,26 +70,6 @@ export function readPeakRssKib(pid: number): number {
   return Number(match[1]);
 }
 
-/**
- * Ids of the BPF programs process `pid` holds open: each fd whose link is
- * `anon_inode:bpf-prog` has a `prog_id:` line in its fdinfo. (This bpftool is built without
- * the `pids` field of `prog show`, so the owner is found from the process side.)
- */
-export function bpfProgramIds(pid: number): number[] {
-  const ids = new Set<number>();
-  for (const entry of Deno.readDirSync(`/proc/${pid}/fd`)) {
-    try {
-      if (Deno.readLinkSync(`/proc/${pid}/fd/${entry.name}`) !== "anon_inode:bpf-prog") continue;
-      const info = Deno.readTextFileSync(`/proc/${pid}/fdinfo/${entry.name}`);
-      const match = /^prog_id:\s+(\d+)$/m.exec(info);
-      if (match) ids.add(Number(match[1]));
-    } catch {
-      // The fd closed meanwhile.
-    }
-  }
-  return [...ids].sort((a, b) => a - b);
-}
-
 /** One BPF program's counters from `bpftool -j prog show`. */
 export interface BpfProgramStats {
   id: number;

@@ -23,8 +23,8 @@ import { exitWithHelpIf, positiveFlag } from "./flags.ts";
 import { fileURLToPath } from "node:url";
 import { Lab } from "../scripts/lab/lab.ts";
 import { CriClient } from "../src/runtime/cri_client.ts";
+import { bpfProgramIds } from "../src/runtime/proc.ts";
 import {
-  bpfProgramIds,
   type BpfProgramStats,
   bpfProgramStats,
   BpfStatsSwitch,

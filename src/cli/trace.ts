@@ -291,7 +291,9 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
       onLost: (cpu, lost, timeNs) => {
         if (format === "json") io.out.writeJson(lostEventJson(timeNs, node, cpu, lost));
         else {io.diagnostics(
-            `crienrich: lost ${lost} events on CPU ${cpu} (perf buffer full: raise --buffer-pages)`,
+            `crienrich: lost ${
+              plural(lost, "event")
+            } on CPU ${cpu} (perf buffer full: raise --buffer-pages)`,
           );}
       },
     });
@@ -300,11 +302,11 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
       const silent = runtime.unansweredHint();
       if (silent) {
         throw new RuntimeUnavailableError(
-          `Cannot tell whether a container of ${selectorText(selector)} ran: ${silent}`,
+          `Cannot tell whether a container matching ${selectorText(selector)} ran: ${silent}`,
         );
       }
       throw new NotFoundError(
-        `No container of ${selectorText(selector)} ran during the trace`,
+        `No container matching ${selectorText(selector)} ran during the trace`,
       );
     }
   } finally {

@@ -5,14 +5,16 @@
  * object, CO-RE load, the programs of every checked event kind attached, perf buffer
  * mapped), with nothing sent to
  * user space (`traceHost` and `sendUnknown` off, so every event is dropped in the kernel),
- * then closes it. When `bpftool` is installed it also confirms that no `crienrich_`
- * program outlived `close()`.
+ * then closes it. When `bpftool` is installed it also confirms that none of the programs
+ * it held (its own file descriptors say which: a trace running beside it has its own)
+ * outlived `close()`.
  *
  * @module
  */
 import { CliError, errorMessage, ExitCode } from "../errors.ts";
 import { openLibbpf } from "../bpf/libbpf.ts";
 import { ProcessTracer } from "../bpf/tracer.ts";
+import { bpfProgramIds } from "../runtime/proc.ts";
 import { type Check, fail, ok } from "./check.ts";
 import { availableKinds } from "./tracing.ts";
 
@@ -65,17 +67,11 @@ export async function crienrichProgramIds(): Promise<Set<number> | string> {
   return new Set(programs.filter((p) => p.name?.startsWith(PROGRAM_PREFIX)).map((p) => p.id));
 }
 
-/** Programs in `after` that were not in `before`: what a close() left behind. */
-const newIds = (before: Set<number>, after: Set<number>) =>
-  [...after].filter((id) => !before.has(id));
-
 /** Check `bpf`: the tracer opens (load, attach, perf buffer) and closes cleanly. */
 export const bpfCheck: Check = {
   name: "bpf",
   needs: ["privileges", "kernel", "btf", "tracepoints", "libbpf"],
   async run(options) {
-    // A trace running beside us has its own crienrich_ programs: only new ones count.
-    const before = await crienrichProgramIds();
     const started = performance.now();
     // Kinds whose tracepoints are missing were reported by `tracepoints` (warn or fail).
     const kinds = availableKinds(options);
@@ -102,6 +98,8 @@ export const bpfCheck: Check = {
         code,
       );
     }
+    // This process holds no other BPF program; a trace running beside it holds its own.
+    const held = bpfProgramIds("self");
     try {
       tracer.close();
     } catch (error) {
@@ -111,13 +109,12 @@ export const bpfCheck: Check = {
     const done = `loaded, attached the programs of ${
       [...kinds].join("+")
     } events, mapped the perf buffer, detached (${ms} ms)`;
-    if (typeof before === "string") return ok(`${done}; ${before}: not verified`);
     // Program ids are freed when the last reference goes, which the kernel may defer.
     let left: number[] = [];
     for (let attempt = 0; attempt < 10; attempt++) {
-      const after = await crienrichProgramIds();
-      if (typeof after === "string") return ok(`${done}; ${after}: not verified`);
-      left = newIds(before, after);
+      const listed = await crienrichProgramIds();
+      if (typeof listed === "string") return ok(`${done}; ${listed}: not verified`);
+      left = held.filter((id) => listed.has(id));
       if (left.length === 0) return ok(`${done}; bpftool lists no program left`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

@@ -167,3 +167,23 @@ export function ownPidIn(procRoot = "/proc"): number {
   }
   return Deno.pid;
 }
+
+/**
+ * Ids of the BPF programs process `pid` holds open (sorted): each fd whose link is
+ * `anon_inode:bpf-prog` has a `prog_id:` line in its fdinfo. (This bpftool is built without
+ * the `pids` field of `prog show`, so the owner is found from the process side.)
+ */
+export function bpfProgramIds(pid: number | "self"): number[] {
+  const ids = new Set<number>();
+  for (const entry of Deno.readDirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (Deno.readLinkSync(`/proc/${pid}/fd/${entry.name}`) !== "anon_inode:bpf-prog") continue;
+      const info = Deno.readTextFileSync(`/proc/${pid}/fdinfo/${entry.name}`);
+      const match = /^prog_id:\s+(\d+)$/m.exec(info);
+      if (match) ids.add(Number(match[1]));
+    } catch {
+      // The fd closed meanwhile.
+    }
+  }
+  return [...ids].sort((a, b) => a - b);
+}

@@ -13,7 +13,7 @@ import {
 import { openLibbpf } from "../../src/bpf/libbpf.ts";
 import { NotSupportedError } from "../../src/errors.ts";
 import { collect, IGNORE_KERNEL, parseMntns, requireKernel, run } from "./_kernel.ts";
-import { bpfProgramIds } from "../../bench/proc_stats.ts";
+import { bpfProgramIds } from "../../src/runtime/proc.ts";
 
 const kernelTest = (name: string, fn: () => Promise<void> | void) =>
   Deno.test({ name, ignore: IGNORE_KERNEL, fn: () => (requireKernel(), fn()) });

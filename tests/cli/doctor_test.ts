@@ -299,6 +299,21 @@ realTest(
         assert.equal(result.stderr, "crienrich: 10 ok, 0 warn, 0 fail\n");
       });
 
+      await t.step("a trace started during the bpf check is not taken for a leak", async () => {
+        // Its programs appear while doctor's are loaded: only those doctor held count.
+        for (const delayMs of [50, 200, 400]) {
+          const doctor = runCli(["doctor", "-o", "json", "-r", lab.socket]);
+          await new Promise((r) => setTimeout(r, delayMs));
+          const trace = runCli(["trace", "--all", "-r", lab.socket, "--duration", "3s"]);
+          const [result, traced] = await Promise.all([doctor, trace]);
+          const bpf = byName(parseRows(result.stdout))["bpf"];
+          assert.equal(bpf?.status, "ok", `after ${delayMs} ms: ${bpf?.detail}`);
+          assert.match(bpf!.detail, /; bpftool lists no program left$/);
+          assert.equal(result.code, 0, result.stderr);
+          assert.equal(traced.code, 0, traced.stderr);
+        }
+      });
+
       await t.step("tracefs unmounted: doctor mounts it and says so", async () => {
         try {
           if (tracefsMounted()) {

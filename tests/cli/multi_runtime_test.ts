@@ -258,7 +258,7 @@ async function assertInspectUnproven(root: string, app: string, dockerName: stri
   assert.match(
     trace.stderr,
     new RegExp(
-      `^crienrich: Cannot tell whether a container of container "${dockerName}" ran: ${silent} did not answer`,
+      `^crienrich: Cannot tell whether a container matching container "${dockerName}" ran: ${silent} did not answer`,
       "m",
     ),
   );

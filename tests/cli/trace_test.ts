@@ -329,7 +329,10 @@ realTest(
         const { code, stderr } = await trace.finish();
         assert.equal(code, ExitCode.NotFound, stderr.join("\n"));
         assert.equal(stderr[0], 'crienrich: waiting for pod "nope" to start');
-        assert.equal(stderr.at(-1), 'crienrich: No container of pod "nope" ran during the trace');
+        assert.equal(
+          stderr.at(-1),
+          'crienrich: No container matching pod "nope" ran during the trace',
+        );
       });
 
       await t.step("SIGHUP ends the trace like SIGTERM: summary, exit 0", async () => {
