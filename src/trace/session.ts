@@ -68,11 +68,19 @@ export interface SessionTracerSetup {
 /**
  * Opens the tracer a session reads: unknown namespaces sent with their cgroup names, the
  * host's mount namespace and crienrich's own pid read from `hostRoot`'s `/proc`.
- * @throws {PermissionError|NotSupportedError} as {@linkcode ProcessTracer.open}.
+ *
+ * Every failure is a rejection, never a throw: a caller that opens it while it discovers the
+ * runtimes (`attachWhen`) awaits the runtimes first, so their errors come first (a node
+ * without a cgroup filesystem and without a runtime says the runtime is missing).
+ * @throws {PermissionError|NotSupportedError} as {@linkcode ProcessTracer.open}, or no
+ * cgroup filesystem is mounted.
  */
-export function openSessionTracer(setup: SessionTracerSetup): Promise<ProcessTracer> {
+export async function openSessionTracer(setup: SessionTracerSetup): Promise<ProcessTracer> {
+  // Ignored until awaited after the load: handled now, so that it failing while this
+  // fails before the load is not "uncaught".
+  setup.attachWhen?.catch(() => {});
   const procRoot = join(setup.hostRoot ?? "/", "proc");
-  return ProcessTracer.open({
+  return await ProcessTracer.open({
     hostMntnsId: hostMountNamespaceId(procRoot),
     traceExec: setup.events.has("exec"),
     traceExit: setup.events.has("exit"),
