@@ -265,7 +265,7 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
         onStarted: (selected) => {
           // Printed once attached, so a trace that fails to start prints no table at all.
           if (format === "table") io.out.writeLine(renderStreamRow(TRACE_COLUMNS, "header"));
-          if (named && selected.length === 0) {
+          if (named && selected?.length === 0) {
             waiting = true;
             io.diagnostics(`crienrich: waiting for ${selectorText(selector)} to start`);
           } else {
@@ -276,8 +276,10 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
               : "";
             io.diagnostics(
               `crienrich: tracing ${what}${host}${pidns} (${
-                plural(selected.length, "running container")
-              } selected)`,
+                selected === undefined
+                  ? "running containers not listed before the trace's end"
+                  : `${plural(selected.length, "running container")} selected`
+              })`,
             );
           }
         },

@@ -132,8 +132,12 @@ export interface TraceSessionOptions {
   showRuntimeHelpers?: boolean;
   /** Called the first time a namespace of the selection is decided (a pod appeared). */
   onSelectionSeen?: (entry: NamespaceEntry) => void;
-  /** Called once after start-up with the running containers the selection matches now. */
-  onStarted?: (selected: ContainerRecord[]) => void;
+  /**
+   * Called once after start-up with the running containers the selection matches now, or
+   * `undefined` when the runtimes did not list them before the trace's deadline (a short
+   * `--duration`): what runs is then unknown, not nothing.
+   */
+  onStarted?: (selected: ContainerRecord[] | undefined) => void;
   /** One-line notices (resolution failures). */
   diagnostics: (line: string) => void;
   /** When set, receives one line per kernel verdict and per unproven event (`--debug`). */
@@ -273,12 +277,13 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
     // Attached: now see what the selection matches among running containers (a runtime
     // slower than the deadline does not hold the trace past it).
     const listedAtNs = BigInt(Date.now()) * 1_000_000n;
-    const running = await beforeDeadline(options.runtime.list(), deadline) ?? [];
+    const listed = await beforeDeadline(options.runtime.list(), deadline);
+    const running = listed ?? [];
     lookup.seedRunning(running, listedAtNs);
     const selector = options.selector;
     const matching = selector === null ? [] : running.filter((r) => matchesSelector(r, selector));
     if (matching.length > 0) selectionSeen = true;
-    options.onStarted?.(matching);
+    options.onStarted?.(listed ? matching : undefined);
 
     let stoppedBy: TraceSummary["stoppedBy"] | undefined;
     options.stopSignal.then(() => (stoppedBy ??= "signal"));

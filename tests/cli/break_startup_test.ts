@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { realTest, withLab } from "../harness/real.ts";
 import { silentSocket } from "../harness/sockets.ts";
+import { runFooAndBar } from "../harness/pods.ts";
 import { ExitCode } from "../../src/errors.ts";
 
 const mainPath = new URL("../../src/main.ts", import.meta.url).pathname;
@@ -251,3 +252,32 @@ realTest("a tracer set-up error beside a missing runtime: the runtime's error wi
     });
   });
 });
+
+realTest(
+  "--duration shorter than the first listing: running pods are not said to be awaited",
+  async () => {
+    await withLab(async (lab) => {
+      await runFooAndBar(lab);
+      const result = await run([
+        ...CLI,
+        "trace",
+        "--pod",
+        "foo",
+        "-r",
+        lab.socket,
+        "--duration",
+        "1ms",
+      ]);
+      const stderr = result.stderr.split("\n").filter(Boolean);
+      // foo runs: "waiting for pod "foo" to start" would be false.
+      assert.equal(
+        stderr[0],
+        `crienrich: tracing pod "foo" (running containers not listed before the trace's end)`,
+      );
+      assert.match(stderr[1]!, /^crienrich: 0 events printed, /);
+      assert.equal(stderr.length, 2, result.stderr);
+      // The end-of-trace listing sees foo running: it ran during the trace.
+      assert.equal(result.code, ExitCode.Ok, result.stderr);
+    });
+  },
+);
