@@ -14,7 +14,7 @@
  */
 
 import { NotSupportedError } from "../errors.ts";
-import { bpfError, ENOENT } from "./errno.ts";
+import { BpfError, bpfError, ENOENT } from "./errno.ts";
 
 /** An opaque C pointer returned by libbpf (an object, program, map, link or perf buffer). */
 export type Handle = Deno.PointerObject;
@@ -321,14 +321,18 @@ export class Libbpf {
   clockNs(clock: number): bigint {
     const ts = new BigInt64Array(2);
     if (this.#libc.clock_gettime(clock, new Uint8Array(ts.buffer)) !== 0) {
-      throw bpfError("clock_gettime", this.#errno());
+      throw new BpfError("clock_gettime", this.#errno());
     }
     return ts[0]! * 1_000_000_000n + ts[1]!;
   }
-  /** mount(2) without flags or data, e.g. `mount("tracefs", "/sys/kernel/tracing", "tracefs")`. */
+  /**
+   * mount(2) without flags or data, e.g. `mount("tracefs", "/sys/kernel/tracing", "tracefs")`.
+   * @throws {BpfError} always a plain one, whatever the errno: an `EPERM` here means no
+   * CAP_SYS_ADMIN, not a BPF permission ({@linkcode bpfError}'s reading of it).
+   */
   mount(source: string, target: string, fstype: string): void {
     const ret = this.#libc.mount(cString(source), cString(target), cString(fstype), 0n, null);
-    if (ret !== 0) throw bpfError("mount", this.#errno());
+    if (ret !== 0) throw new BpfError("mount", this.#errno());
   }
   /**
    * The serial of the mount namespace a `/proc/<pid>/ns/mnt` link names, through the

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { NotSupportedError, PermissionError } from "../errors.ts";
+import { errorMessage, NotSupportedError, PermissionError } from "../errors.ts";
 import { BpfError, EPERM, errnoText } from "./errno.ts";
 import { openLibbpf } from "./libbpf.ts";
 import type { NeededTracepoint } from "./programs.ts";
@@ -96,10 +96,13 @@ export function checkTracingPrerequisites(options: PrerequisiteOptions = {}): Tr
     try {
       lib.mount("tracefs", TRACEFS_PATH, "tracefs");
     } catch (error) {
-      const detail = error instanceof BpfError ? errnoText(error.errno) : String(error);
+      const detail = error instanceof BpfError ? errnoText(error.errno) : errorMessage(error);
       const message = `Cannot mount tracefs at "${TRACEFS_PATH}": ${detail}`;
       if (error instanceof BpfError && error.errno === EPERM) {
-        throw new PermissionError(message, { cause: error });
+        throw new PermissionError(
+          `${message}: mounting it needs CAP_SYS_ADMIN; or mount it first: mount -t tracefs tracefs ${TRACEFS_PATH}`,
+          { cause: error },
+        );
       }
       throw new NotSupportedError(message, { cause: error });
     }

@@ -182,147 +182,157 @@ export async function runTrace(args: string[], io: CommandIO): Promise<ExitCode>
       }: run as root, or grant those capabilities`,
     );
   }
-  const node = Deno.env.get("NODE_NAME") || hostname();
-  const tracerSetup = {
-    events,
-    includeHost: values.host === true,
-    ...(pages ? { perCpuBufferPages: pages } : {}),
-    ...(values.libbpf ? { libbpfPath: values.libbpf } : {}),
-    ...(global.hostRoot ? { hostRoot: global.hostRoot } : {}),
-  };
-  // Seen from the host's PID namespace, the tracer needs nothing from the runtimes: its
-  // object loads (~0.1 s of verifier) while they are discovered, and attaches after.
-  const hostPidView = await procShowsInitialPidNamespace(join(global.hostRoot ?? "/", "proc"))
-    .catch(() => false);
-  const opening = openRuntime(global, io.diagnostics);
-  const early = hostPidView
-    ? openSessionTracer({ ...tracerSetup, attachWhen: opening })
-    : undefined;
-  // Awaited below; handled now, so that it failing first is not "uncaught".
-  early?.catch(() => {});
-  // `pidNamespace` is `host`, or `node` with the inode and dev of the node container's PID
-  // namespace that the tracer reports pids in; a `blind` one has already stopped here.
-  let opened: Awaited<typeof opening>;
-  try {
-    opened = await opening;
-  } catch (error) {
-    // The tracer releases everything when `opening` fails; wait for it to have done so.
-    await early?.catch(() => {});
-    throw error;
-  }
-  const { runtime, pidNamespace } = opened;
-  let tracer: ProcessTracer;
-  try {
-    tracer = early && pidNamespace.kind === "host" ? await early : await openSessionTracer({
-      ...tracerSetup,
-      ...(pidNamespace.kind === "node"
-        ? { pidNamespaceInode: Number(pidNamespace.pidnsInode) }
-        : {}),
-    });
-  } catch (error) {
-    runtime.close();
-    throw error;
-  }
+  // Listened to from before start-up: a stop while the runtimes are discovered or the
+  // programs load ends the trace as soon as it has started (its summary, its exit code), not
+  // crienrich at once without a word, and is not lost when the shell that started crienrich
+  // in the background ignores SIGINT. A closed terminal or a dropped SSH session (SIGHUP)
+  // ends the trace like Ctrl-C.
   const stop = Promise.withResolvers<void>();
   const onSignal = () => stop.resolve();
-  // A closed terminal or a dropped SSH session (SIGHUP) ends the trace like Ctrl-C.
   for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, onSignal);
-  let waiting = false;
-  let printed = 0;
-  let matched = false;
   try {
-    const summary = await runTraceSession({
-      tracer,
-      runtime,
-      selector: named || values.all ? selector : null,
-      includeHost: values.host === true,
-      printUnresolved: !named,
-      showRuntimeHelpers: values["runtime-helpers"] === true,
-      onSelectionSeen: (entry) => {
-        if (!waiting) return;
-        const what = entry.record ? `container "${entry.record.name}"` : "its pod sandbox";
-        io.diagnostics(
-          `crienrich: ${selectorText(selector)} appeared: ${what}${
-            entry.pod ? ` in pod ${entry.pod.namespace}/${entry.pod.name}` : ""
-          }`,
-        );
-      },
+    const node = Deno.env.get("NODE_NAME") || hostname();
+    const tracerSetup = {
       events,
+      includeHost: values.host === true,
+      ...(pages ? { perCpuBufferPages: pages } : {}),
+      ...(values.libbpf ? { libbpfPath: values.libbpf } : {}),
       ...(global.hostRoot ? { hostRoot: global.hostRoot } : {}),
-      resolveWaitMs,
-      ...(durationMs !== undefined ? { durationMs } : {}),
-      stopSignal: stop.promise,
-      // One write(2) per drained batch of events, not one per event.
-      // A reader that went away (`| head`) ends the trace like Ctrl-C.
-      batch: { begin: () => io.out.hold(), end: () => io.out.flush() || stop.resolve() },
-      diagnostics: (line) => io.diagnostics(`crienrich: ${line}`),
-      ...(global.debug ? { debug: (line: string) => io.diagnostics(`debug: ${line}`) } : {}),
-      onStarted: (selected) => {
-        // Printed once attached, so a trace that fails to start prints no table at all.
-        if (format === "table") io.out.writeLine(renderStreamRow(TRACE_COLUMNS, "header"));
-        if (named && selected.length === 0) {
-          waiting = true;
-          io.diagnostics(`crienrich: waiting for ${selectorText(selector)} to start`);
-        } else {
-          const what = values.all ? "every container" : named ? selectorText(selector) : "";
-          const host = values.host ? (what ? " and the host" : "the host") : "";
-          const pidns = pidNamespace.kind === "node"
-            ? ` in PID namespace pid:[${pidNamespace.pidnsInode}]`
-            : "";
+    };
+    // Seen from the host's PID namespace, the tracer needs nothing from the runtimes: its
+    // object loads (~70 ms, mostly CO-RE against the kernel BTF) while they are discovered,
+    // and attaches after.
+    const hostPidView = await procShowsInitialPidNamespace(join(global.hostRoot ?? "/", "proc"))
+      .catch(() => false);
+    const opening = openRuntime(global, io.diagnostics);
+    const early = hostPidView
+      ? openSessionTracer({ ...tracerSetup, attachWhen: opening })
+      : undefined;
+    // Awaited below; handled now, so that it failing first is not "uncaught".
+    early?.catch(() => {});
+    // `pidNamespace` is `host`, or `node` with the inode and dev of the node container's PID
+    // namespace that the tracer reports pids in; a `blind` one has already stopped here.
+    let opened: Awaited<typeof opening>;
+    try {
+      opened = await opening;
+    } catch (error) {
+      // The tracer releases everything when `opening` fails; wait for it to have done so.
+      await early?.catch(() => {});
+      throw error;
+    }
+    const { runtime, pidNamespace } = opened;
+    let tracer: ProcessTracer;
+    try {
+      tracer = early && pidNamespace.kind === "host" ? await early : await openSessionTracer({
+        ...tracerSetup,
+        ...(pidNamespace.kind === "node"
+          ? { pidNamespaceInode: Number(pidNamespace.pidnsInode) }
+          : {}),
+      });
+    } catch (error) {
+      runtime.close();
+      throw error;
+    }
+    let waiting = false;
+    let printed = 0;
+    let matched = false;
+    try {
+      const summary = await runTraceSession({
+        tracer,
+        runtime,
+        selector: named || values.all ? selector : null,
+        includeHost: values.host === true,
+        printUnresolved: !named,
+        showRuntimeHelpers: values["runtime-helpers"] === true,
+        onSelectionSeen: (entry) => {
+          if (!waiting) return;
+          const what = entry.record ? `container "${entry.record.name}"` : "its pod sandbox";
           io.diagnostics(
-            `crienrich: tracing ${what}${host}${pidns} (${
-              plural(selected.length, "running container")
-            } selected)`,
+            `crienrich: ${selectorText(selector)} appeared: ${what}${
+              entry.pod ? ` in pod ${entry.pod.namespace}/${entry.pod.name}` : ""
+            }`,
+          );
+        },
+        events,
+        ...(global.hostRoot ? { hostRoot: global.hostRoot } : {}),
+        resolveWaitMs,
+        ...(durationMs !== undefined ? { durationMs } : {}),
+        stopSignal: stop.promise,
+        // One write(2) per drained batch of events, not one per event.
+        // A reader that went away (`| head`) ends the trace like Ctrl-C.
+        batch: { begin: () => io.out.hold(), end: () => io.out.flush() || stop.resolve() },
+        diagnostics: (line) => io.diagnostics(`crienrich: ${line}`),
+        ...(global.debug ? { debug: (line: string) => io.diagnostics(`debug: ${line}`) } : {}),
+        onStarted: (selected) => {
+          // Printed once attached, so a trace that fails to start prints no table at all.
+          if (format === "table") io.out.writeLine(renderStreamRow(TRACE_COLUMNS, "header"));
+          if (named && selected?.length === 0) {
+            waiting = true;
+            io.diagnostics(`crienrich: waiting for ${selectorText(selector)} to start`);
+          } else {
+            const what = values.all ? "every container" : named ? selectorText(selector) : "";
+            const host = values.host ? (what ? " and the host" : "the host") : "";
+            const pidns = pidNamespace.kind === "node"
+              ? ` in PID namespace pid:[${pidNamespace.pidnsInode}]`
+              : "";
+            io.diagnostics(
+              `crienrich: tracing ${what}${host}${pidns} (${
+                selected === undefined
+                  ? "running containers not listed before the trace's end"
+                  : `${plural(selected.length, "running container")} selected`
+              })`,
+            );
+          }
+        },
+        emit: (enriched, timeNs) => {
+          const timed: TimedEvent = { ...enriched, timeNs };
+          const ok = format === "json"
+            ? io.out.writeLine(traceEventLine(timed, node))
+            : io.out.writeLine(renderStreamRow(TRACE_COLUMNS, timed));
+          printed++;
+          if (awaited(enriched.event)) {
+            matched = true;
+            return false;
+          }
+          return ok && (count === undefined || printed < count);
+        },
+        onLost: (cpu, lost, timeNs) => {
+          if (format === "json") io.out.writeJson(lostEventJson(timeNs, node, cpu, lost));
+          else {io.diagnostics(
+              `crienrich: lost ${
+                plural(lost, "event")
+              } on CPU ${cpu} (perf buffer full: raise --buffer-pages)`,
+            );}
+        },
+      });
+      io.diagnostics(`crienrich: ${describeSummary(summary)}`);
+      if (named && !summary.selectionSeen) {
+        const silent = runtime.unansweredHint();
+        if (silent) {
+          throw new RuntimeUnavailableError(
+            `Cannot tell whether a container matching ${selectorText(selector)} ran: ${silent}`,
           );
         }
-      },
-      emit: (enriched, timeNs) => {
-        const timed: TimedEvent = { ...enriched, timeNs };
-        const ok = format === "json"
-          ? io.out.writeLine(traceEventLine(timed, node))
-          : io.out.writeLine(renderStreamRow(TRACE_COLUMNS, timed));
-        printed++;
-        if (awaited(enriched.event)) {
-          matched = true;
-          return false;
-        }
-        return ok && (count === undefined || printed < count);
-      },
-      onLost: (cpu, lost, timeNs) => {
-        if (format === "json") io.out.writeJson(lostEventJson(timeNs, node, cpu, lost));
-        else {io.diagnostics(
-            `crienrich: lost ${
-              plural(lost, "event")
-            } on CPU ${cpu} (perf buffer full: raise --buffer-pages)`,
-          );}
-      },
-    });
-    io.diagnostics(`crienrich: ${describeSummary(summary)}`);
-    if (named && !summary.selectionSeen) {
-      const silent = runtime.unansweredHint();
-      if (silent) {
-        throw new RuntimeUnavailableError(
-          `Cannot tell whether a container matching ${selectorText(selector)} ran: ${silent}`,
+        throw new NotFoundError(
+          `No container matching ${selectorText(selector)} ran during the trace`,
         );
       }
-      throw new NotFoundError(
-        `No container matching ${selectorText(selector)} ran during the trace`,
-      );
+    } finally {
+      runtime.close();
     }
+    if (gated && !matched) {
+      const what = [
+        untilExec !== undefined ? `exec matching "${untilExec}"` : "",
+        untilArgs !== undefined ? `exec with arguments containing "${untilArgs}"` : "",
+        untilConnect !== undefined ? `connection established to ${untilConnect}` : "",
+        untilOpen !== undefined ? `open of a path matching "${untilOpen}"` : "",
+      ].filter(Boolean).join(" or ");
+      throw new WaitTimeoutError(`No ${what} in ${selectorText(selector)} before the trace ended`);
+    }
+    return ExitCode.Ok;
   } finally {
     for (const signal of STOP_SIGNALS) Deno.removeSignalListener(signal, onSignal);
-    runtime.close();
   }
-  if (gated && !matched) {
-    const what = [
-      untilExec !== undefined ? `exec matching "${untilExec}"` : "",
-      untilArgs !== undefined ? `exec with arguments containing "${untilArgs}"` : "",
-      untilConnect !== undefined ? `connection established to ${untilConnect}` : "",
-      untilOpen !== undefined ? `open of a path matching "${untilOpen}"` : "",
-    ].filter(Boolean).join(" or ");
-    throw new WaitTimeoutError(`No ${what} in ${selectorText(selector)} before the trace ended`);
-  }
-  return ExitCode.Ok;
 }
 
 /** Signals that end a trace cleanly (summary printed, exit code 0). */

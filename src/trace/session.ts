@@ -68,11 +68,19 @@ export interface SessionTracerSetup {
 /**
  * Opens the tracer a session reads: unknown namespaces sent with their cgroup names, the
  * host's mount namespace and crienrich's own pid read from `hostRoot`'s `/proc`.
- * @throws {PermissionError|NotSupportedError} as {@linkcode ProcessTracer.open}.
+ *
+ * Every failure is a rejection, never a throw: a caller that opens it while it discovers the
+ * runtimes (`attachWhen`) awaits the runtimes first, so their errors come first (a node
+ * without a cgroup filesystem and without a runtime says the runtime is missing).
+ * @throws {PermissionError|NotSupportedError} as {@linkcode ProcessTracer.open}, or no
+ * cgroup filesystem is mounted.
  */
-export function openSessionTracer(setup: SessionTracerSetup): Promise<ProcessTracer> {
+export async function openSessionTracer(setup: SessionTracerSetup): Promise<ProcessTracer> {
+  // Ignored until awaited after the load: handled now, so that it failing while this
+  // fails before the load is not "uncaught".
+  setup.attachWhen?.catch(() => {});
   const procRoot = join(setup.hostRoot ?? "/", "proc");
-  return ProcessTracer.open({
+  return await ProcessTracer.open({
     hostMntnsId: hostMountNamespaceId(procRoot),
     traceExec: setup.events.has("exec"),
     traceExit: setup.events.has("exit"),
@@ -124,8 +132,12 @@ export interface TraceSessionOptions {
   showRuntimeHelpers?: boolean;
   /** Called the first time a namespace of the selection is decided (a pod appeared). */
   onSelectionSeen?: (entry: NamespaceEntry) => void;
-  /** Called once after start-up with the running containers the selection matches now. */
-  onStarted?: (selected: ContainerRecord[]) => void;
+  /**
+   * Called once after start-up with the running containers the selection matches now, or
+   * `undefined` when the runtimes did not list them before the trace's deadline (a short
+   * `--duration`): what runs is then unknown, not nothing.
+   */
+  onStarted?: (selected: ContainerRecord[] | undefined) => void;
   /** One-line notices (resolution failures). */
   diagnostics: (line: string) => void;
   /** When set, receives one line per kernel verdict and per unproven event (`--debug`). */
@@ -265,12 +277,13 @@ export async function runTraceSession(options: TraceSessionOptions): Promise<Tra
     // Attached: now see what the selection matches among running containers (a runtime
     // slower than the deadline does not hold the trace past it).
     const listedAtNs = BigInt(Date.now()) * 1_000_000n;
-    const running = await beforeDeadline(options.runtime.list(), deadline) ?? [];
+    const listed = await beforeDeadline(options.runtime.list(), deadline);
+    const running = listed ?? [];
     lookup.seedRunning(running, listedAtNs);
     const selector = options.selector;
     const matching = selector === null ? [] : running.filter((r) => matchesSelector(r, selector));
     if (matching.length > 0) selectionSeen = true;
-    options.onStarted?.(matching);
+    options.onStarted?.(listed ? matching : undefined);
 
     let stoppedBy: TraceSummary["stoppedBy"] | undefined;
     options.stopSignal.then(() => (stoppedBy ??= "signal"));
