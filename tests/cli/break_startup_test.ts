@@ -149,8 +149,8 @@ realTest(
   },
 );
 
-/** `argv` in a private mount namespace where tracefs is unmounted, without CAP_SYS_ADMIN. */
-function withoutTracefsNorSysAdmin(argv: string[]): string[] {
+/** `argv` run in a private mount namespace after the shell commands `setup`. */
+function inPrivateMounts(setup: string, argv: string[]): string[] {
   return [
     "unshare",
     "-m",
@@ -159,14 +159,18 @@ function withoutTracefsNorSysAdmin(argv: string[]): string[] {
     "--",
     "sh",
     "-c",
-    'umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug 2>/dev/null; exec "$@"',
+    `${setup}; exec "$@"`,
     "sh",
-    "setpriv",
-    "--bounding-set",
-    "-sys_admin",
-    "--",
     ...argv,
   ];
+}
+
+/** `argv` in a private mount namespace where tracefs is unmounted, without CAP_SYS_ADMIN. */
+function withoutTracefsNorSysAdmin(argv: string[]): string[] {
+  return inPrivateMounts(
+    "umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug 2>/dev/null",
+    ["setpriv", "--bounding-set", "-sys_admin", "--", ...argv],
+  );
 }
 
 realTest(
@@ -215,18 +219,7 @@ realTest(
 
 /** `argv` in a private mount namespace without any cgroup filesystem mounted. */
 function withoutCgroups(argv: string[]): string[] {
-  return [
-    "unshare",
-    "-m",
-    "--propagation",
-    "private",
-    "--",
-    "sh",
-    "-c",
-    'umount -R /sys/fs/cgroup && exec "$@"',
-    "sh",
-    ...argv,
-  ];
+  return inPrivateMounts("umount -R /sys/fs/cgroup || exit 1", argv);
 }
 
 realTest("a tracer set-up error beside a missing runtime: the runtime's error wins", async (t) => {
